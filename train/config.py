@@ -1,0 +1,65 @@
+"""Labels, default paths and the training settings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from train.errors import DataError
+
+LABELS: tuple[str, ...] = (
+    "talent_exodus",
+    "safety_vs_commercialization",
+    "competition",
+    "finance",
+    "lawsuits",
+)
+
+SEEDS_DIR = Path("seeds")
+SEED_DATA = Path("data/paragraphs.jsonl")
+AUTHORED_DIR = Path("data/authored")
+DEFAULT_DATA: tuple[Path, ...] = (SEED_DATA, AUTHORED_DIR)
+USER_DICT = Path("data/userdict.txt")
+MODEL_PATH = Path("models/topic_classifier.joblib")
+EXPERIMENT = "topic-tagger"
+
+Analyzer = Literal["word", "char", "both"]
+ClassifierKind = Literal["logreg", "svm"]
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Everything that decides the trained pipeline and how it is evaluated."""
+
+    analyzer: Analyzer = "both"
+    word_ngram_max: int = 2
+    char_ngram_min: int = 2
+    char_ngram_max: int = 4
+    min_df: int = 2
+    max_df: float = 0.9
+    sublinear_tf: bool = True
+    classifier: ClassifierKind = "logreg"
+    C: float = 4.0
+    folds: int = 5
+    repeats: int = 3
+    seed: int = 42
+
+    def to_params(self) -> dict[str, Any]:
+        """Flat dict for MLflow params and the sidecar."""
+        return asdict(self)
+
+    @classmethod
+    def from_file(cls, path: Path) -> FitConfig:
+        """Read settings from a JSON file; unknown keys are an error."""
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"{path}: cannot read config: {exc}") from None
+        if not isinstance(raw, dict):
+            raise DataError(f"{path}: a config file holds one JSON object")
+        unknown = set(raw) - {f.name for f in fields(cls)}
+        if unknown:
+            raise DataError(f"{path}: unknown config keys: {sorted(unknown)}")
+        return cls(**raw)

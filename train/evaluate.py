@@ -1,0 +1,281 @@
+"""Honest evaluation: cross-validation, decision thresholds, metrics, top terms.
+
+Pure functions over texts, indicator matrices and estimators; nothing here prints
+or touches MLflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
+
+from train.config import LABELS
+
+Split = tuple[np.ndarray, np.ndarray]
+OnFold = Callable[[], None]
+
+# Below this many positives the F1-optimal threshold is noise; keep the neutral 0.5.
+MIN_POSITIVES_FOR_THRESHOLD = 5
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class LabelScores:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class Metrics:
+    per_label: dict[str, LabelScores]
+    micro_f1: float
+    macro_f1: float
+    subset_accuracy: float
+
+    def flat(self, prefix: str = "") -> dict[str, float]:
+        """Metric names as logged to MLflow: `macro_f1`, `f1_finance`, ..."""
+        out = {
+            f"{prefix}macro_f1": self.macro_f1,
+            f"{prefix}micro_f1": self.micro_f1,
+            f"{prefix}subset_accuracy": self.subset_accuracy,
+        }
+        for label, s in self.per_label.items():
+            out[f"{prefix}f1_{label}"] = s.f1
+            out[f"{prefix}precision_{label}"] = s.precision
+            out[f"{prefix}recall_{label}"] = s.recall
+        return out
+
+
+def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Metrics:
+    """Per-label precision/recall/F1/support, micro and macro F1, subset accuracy."""
+    y_true = y_true.astype(bool)
+    y_pred = y_pred.astype(bool)
+    tp = (y_true & y_pred).sum(axis=0)
+    fp = (~y_true & y_pred).sum(axis=0)
+    fn = (y_true & ~y_pred).sum(axis=0)
+    per_label = {
+        label: LabelScores(
+            precision=_ratio(tp[i], tp[i] + fp[i]),
+            recall=_ratio(tp[i], tp[i] + fn[i]),
+            f1=_ratio(2 * tp[i], 2 * tp[i] + fp[i] + fn[i]),
+            support=int(y_true[:, i].sum()),
+        )
+        for i, label in enumerate(LABELS)
+    }
+    return Metrics(
+        per_label=per_label,
+        micro_f1=_ratio(2 * tp.sum(), 2 * tp.sum() + fp.sum() + fn.sum()),
+        macro_f1=float(np.mean([s.f1 for s in per_label.values()])),
+        subset_accuracy=float((y_true == y_pred).all(axis=1).mean()),
+    )
+
+
+def _ratio(num: float, den: float) -> float:
+    # sklearn's zero_division=0 convention: an empty denominator scores 0.
+    return float(num / den) if den else 0.0
+
+
+# --- thresholds ---------------------------------------------------------------------
+
+
+def best_thresholds(scores: np.ndarray, y_true: np.ndarray) -> np.ndarray:
+    """Per label, the cut on `scores` that maximises F1 (0.5 for rare labels)."""
+    return np.array([_best_threshold(scores[:, i], y_true[:, i]) for i in range(scores.shape[1])])
+
+
+def _best_threshold(score: np.ndarray, truth: np.ndarray) -> float:
+    positives = int(truth.sum())
+    if positives < MIN_POSITIVES_FOR_THRESHOLD:
+        return DEFAULT_THRESHOLD
+    order = np.argsort(-score, kind="stable")
+    ranked, hits = score[order], truth[order].astype(bool)
+    tp = np.cumsum(hits)
+    predicted = np.arange(1, len(ranked) + 1)
+    f1 = 2 * tp / (predicted + positives)
+    # Only cut between distinct scores: ties must land on the same side.
+    distinct = np.append(ranked[1:] < ranked[:-1], True)
+    best = int(np.argmax(np.where(distinct, f1, -1.0)))
+    below = ranked[best + 1] if best + 1 < len(ranked) else 0.0
+    # Midway to the next lower score, so unseen texts near the edge are not lost.
+    return float((ranked[best] + below) / 2)
+
+
+def cross_fitted_decisions(scores: np.ndarray, y_true: np.ndarray, fold_of: np.ndarray) -> np.ndarray:
+    """Decide each fold's rows with thresholds chosen on the other folds only.
+
+    Choosing thresholds on the same out-of-fold scores they are scored on would
+    flatter the metrics; this keeps every row's threshold blind to its own label.
+    """
+    decisions = np.zeros_like(y_true, dtype=bool)
+    for fold in np.unique(fold_of):
+        inside = fold_of == fold
+        thresholds = best_thresholds(scores[~inside], y_true[~inside])
+        decisions[inside] = scores[inside] >= thresholds
+    return decisions
+
+
+# --- cross-validation ---------------------------------------------------------------
+
+
+def stratified_splits(y: np.ndarray, folds: int, seed: int) -> list[Split]:
+    """Multi-label stratified k-fold: every fold keeps each label's share."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+    cv = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(cv.split(np.zeros(len(y)), y))
+
+
+def grouped_splits(groups: Sequence[str], folds: int) -> list[Split]:
+    """K-fold where no article or authored batch is split across folds."""
+    n_groups = len(set(groups))
+    cv = GroupKFold(n_splits=min(folds, n_groups))
+    return list(cv.split(np.zeros(len(groups)), groups=np.asarray(groups)))
+
+
+def _fit_fold(estimator: BaseEstimator, texts: np.ndarray, y: np.ndarray, split: Split) -> tuple[np.ndarray, np.ndarray]:
+    train, test = split
+    fitted = clone(estimator).fit(texts[train], y[train])
+    return test, np.asarray(fitted.predict_proba(texts[test]))
+
+
+def out_of_fold_scores(
+    estimator: BaseEstimator,
+    texts: Sequence[str],
+    y: np.ndarray,
+    splits: Sequence[Split],
+    *,
+    n_jobs: int = 1,
+    on_fold: OnFold | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores for every row from the model that did not see it, and each row's fold."""
+    text_array = np.asarray(texts, dtype=object)
+    scores = np.zeros(y.shape, dtype=np.float64)
+    fold_of = np.full(len(y), -1)
+    for index, split in enumerate(splits):
+        fold_of[split[1]] = index
+    jobs = (delayed(_fit_fold)(estimator, text_array, y, split) for split in splits)
+    for test, proba in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
+        scores[test] = proba
+        if on_fold is not None:
+            on_fold()
+    return scores, fold_of
+
+
+@dataclass
+class CVResult:
+    """Out-of-fold evaluation of one estimator over one or more repeats."""
+
+    runs: list[Metrics]
+    scores: list[np.ndarray] = field(repr=False)
+    folds: list[np.ndarray] = field(repr=False)
+
+    @property
+    def macro_f1(self) -> float:
+        return float(np.mean([m.macro_f1 for m in self.runs]))
+
+    @property
+    def macro_f1_std(self) -> float:
+        return float(np.std([m.macro_f1 for m in self.runs]))
+
+    def mean(self) -> Metrics:
+        """Metrics averaged over repeats (support from the first repeat)."""
+        first = self.runs[0]
+        per_label = {
+            label: LabelScores(
+                precision=float(np.mean([m.per_label[label].precision for m in self.runs])),
+                recall=float(np.mean([m.per_label[label].recall for m in self.runs])),
+                f1=float(np.mean([m.per_label[label].f1 for m in self.runs])),
+                support=first.per_label[label].support,
+            )
+            for label in first.per_label
+        }
+        return Metrics(
+            per_label=per_label,
+            micro_f1=float(np.mean([m.micro_f1 for m in self.runs])),
+            macro_f1=self.macro_f1,
+            subset_accuracy=float(np.mean([m.subset_accuracy for m in self.runs])),
+        )
+
+
+def cross_validate(
+    estimator: BaseEstimator,
+    texts: Sequence[str],
+    y: np.ndarray,
+    partitions: Sequence[Sequence[Split]],
+    *,
+    n_jobs: int = 1,
+    on_fold: OnFold | None = None,
+) -> CVResult:
+    """One out-of-fold pass per partition (repeat), each scored with cross-fitted thresholds."""
+    result = CVResult(runs=[], scores=[], folds=[])
+    for splits in partitions:
+        scores, fold_of = out_of_fold_scores(estimator, texts, y, splits, n_jobs=n_jobs, on_fold=on_fold)
+        result.scores.append(scores)
+        result.folds.append(fold_of)
+        result.runs.append(compute_metrics(y, cross_fitted_decisions(scores, y, fold_of)))
+    return result
+
+
+def final_thresholds(result: CVResult, y: np.ndarray) -> np.ndarray:
+    """Thresholds for the final model, chosen on all out-of-fold scores of all repeats."""
+    return best_thresholds(np.vstack(result.scores), np.vstack([y] * len(result.scores)))
+
+
+def cross_source(
+    estimator: BaseEstimator,
+    train_texts: Sequence[str],
+    y_train: np.ndarray,
+    test_texts: Sequence[str],
+    y_test: np.ndarray,
+    *,
+    folds: int,
+    seed: int,
+    n_jobs: int = 1,
+    on_fold: OnFold | None = None,
+) -> Metrics:
+    """Train on one source, score another; thresholds come from CV on the training side."""
+    inner = cross_validate(
+        estimator, train_texts, y_train, [stratified_splits(y_train, folds, seed)], n_jobs=n_jobs, on_fold=on_fold
+    )
+    thresholds = final_thresholds(inner, y_train)
+    fitted = clone(estimator).fit(list(train_texts), y_train)
+    scores = np.asarray(fitted.predict_proba(list(test_texts)))
+    return compute_metrics(y_test, scores >= thresholds)
+
+
+# --- inspection ---------------------------------------------------------------------
+
+
+def label_coefficients(pipeline: Pipeline) -> np.ndarray:
+    """Linear weight of every feature for every label, shape (n_labels, n_features)."""
+    rows = []
+    for estimator in pipeline.named_steps["clf"].estimators_:
+        if hasattr(estimator, "coef_"):
+            rows.append(estimator.coef_.ravel())
+        elif hasattr(estimator, "calibrated_classifiers_"):
+            rows.append(np.mean([c.estimator.coef_.ravel() for c in estimator.calibrated_classifiers_], axis=0))
+        else:  # a label that never occurred: a constant predictor has no terms
+            rows.append(np.zeros(len(pipeline.named_steps["features"].get_feature_names_out())))
+    return np.vstack(rows)
+
+
+def top_terms(pipeline: Pipeline, n: int = 15) -> dict[str, dict[str, list[tuple[str, float]]]]:
+    """The n most positive and most negative features per label."""
+    names = pipeline.named_steps["features"].get_feature_names_out()
+    coefficients = label_coefficients(pipeline)
+    out: dict[str, dict[str, list[tuple[str, float]]]] = {}
+    for label, row in zip(LABELS, coefficients, strict=True):
+        order = np.argsort(row)
+        out[label] = {
+            "positive": [(str(names[i]), float(row[i])) for i in order[::-1][:n]],
+            "negative": [(str(names[i]), float(row[i])) for i in order[:n]],
+        }
+    return out

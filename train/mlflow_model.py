@@ -1,0 +1,7 @@
+"""Models-from-code entry point: MLflow loads the pyfunc from this file, no pickle."""
+
+import mlflow
+
+from train.tracking import TopicTaggerPyfunc
+
+mlflow.models.set_model(TopicTaggerPyfunc())

@@ -1,0 +1,183 @@
+"""The sklearn pipeline, the fitted TopicModel and its atomic save / checked load."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.dummy import DummyClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import LinearSVC
+
+from train.config import LABELS, FitConfig
+from train.errors import ModelError
+from train.tokens import JiebaTokenizer, normalize_all
+
+
+def build_features(config: FitConfig, user_words: Sequence[str]) -> FeatureUnion:
+    """TF-IDF over jieba words, character n-grams, or both side by side."""
+    common: dict[str, Any] = {
+        "min_df": config.min_df,
+        "max_df": config.max_df,
+        "sublinear_tf": config.sublinear_tf,
+        "lowercase": False,  # normalize_all has already folded case
+        "dtype": np.float32,
+    }
+    parts: list[tuple[str, TfidfVectorizer]] = []
+    if config.analyzer in ("word", "both"):
+        word = TfidfVectorizer(
+            tokenizer=JiebaTokenizer(user_words),
+            token_pattern=None,
+            ngram_range=(1, config.word_ngram_max),
+            **common,
+        )
+        parts.append(("word", word))
+    if config.analyzer in ("char", "both"):
+        char = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(config.char_ngram_min, config.char_ngram_max), **common
+        )
+        parts.append(("char", char))
+    return FeatureUnion(parts)
+
+
+def build_classifier(config: FitConfig) -> BaseEstimator:
+    if config.classifier == "logreg":
+        base: BaseEstimator = LogisticRegression(
+            C=config.C, class_weight="balanced", solver="liblinear", random_state=config.seed
+        )
+    else:
+        base = CalibratedClassifierCV(
+            LinearSVC(C=config.C, class_weight="balanced", random_state=config.seed), cv=3
+        )
+    return OneVsRestClassifier(base)
+
+
+def build_pipeline(config: FitConfig, user_words: Sequence[str] = ()) -> Pipeline:
+    """normalize → features → one-vs-rest linear classifier."""
+    return Pipeline(
+        [
+            ("normalize", FunctionTransformer(normalize_all)),
+            ("features", build_features(config, user_words)),
+            ("clf", build_classifier(config)),
+        ]
+    )
+
+
+def build_baseline(config: FitConfig) -> Pipeline:
+    """Guess each label at random with its training prior: the floor a model must beat."""
+    return Pipeline(
+        [("clf", OneVsRestClassifier(DummyClassifier(strategy="stratified", random_state=config.seed)))]
+    )
+
+
+@dataclass
+class TopicModel:
+    """A fitted pipeline with its label order and per-label decision thresholds."""
+
+    pipeline: Pipeline
+    labels: tuple[str, ...]
+    thresholds: np.ndarray
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability per label, shape (n_texts, n_labels)."""
+        return np.asarray(self.pipeline.predict_proba(list(texts)), dtype=np.float64)
+
+    def decide(self, scores: np.ndarray) -> np.ndarray:
+        return scores >= self.thresholds
+
+
+# --- persistence --------------------------------------------------------------------
+
+
+def sidecar_path(model_path: Path) -> Path:
+    return model_path.with_suffix(".json")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: a crash leaves the old file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(model: TopicModel, path: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Write model and sidecar; the sidecar records the model's sha256 for `load`."""
+    import io
+
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer, compress=3)
+    payload = buffer.getvalue()
+    sidecar = {
+        **metadata,
+        "labels": list(model.labels),
+        "thresholds": [float(t) for t in model.thresholds],
+        "model_file": path.name,
+        "model_sha256": hashlib.sha256(payload).hexdigest(),
+    }
+    _atomic_write(path, payload)
+    _atomic_write(sidecar_path(path), json.dumps(sidecar, ensure_ascii=False, indent=2).encode())
+    return sidecar
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    side = sidecar_path(path)
+    try:
+        meta: dict[str, Any] = json.loads(side.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{side}: metadata file missing; retrain with `train fit`") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{side}: unreadable metadata ({exc})") from None
+    return meta
+
+
+def load(path: Path, *, trust: bool = False) -> tuple[TopicModel, dict[str, Any]]:
+    """Load a model whose bytes match the sha256 its sidecar recorded at training time.
+
+    Unpickling runs code, so a file nobody vouched for is refused unless `trust`.
+    """
+    if not path.exists():
+        raise ModelError(f"{path}: no model found; run `train fit` first")
+    if path.is_dir():
+        raise ModelError(f"{path}: is a directory, expected a model file")
+    meta = read_sidecar(path)
+    payload = path.read_bytes()
+    if not trust:
+        actual = hashlib.sha256(payload).hexdigest()
+        if actual != meta.get("model_sha256"):
+            raise ModelError(
+                f"{path}: sha256 does not match its metadata; refusing to unpickle "
+                "(use --trust only if you know where the file came from)"
+            )
+        if tuple(meta.get("labels", ())) != LABELS:
+            raise ModelError(f"{path}: trained for labels {meta.get('labels')}, this code expects {list(LABELS)}")
+    import io
+
+    try:
+        model = joblib.load(io.BytesIO(payload))
+    except Exception as exc:  # a damaged or foreign pickle can raise anything
+        raise ModelError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
+    if not isinstance(model, TopicModel):
+        raise ModelError(f"{path}: not a topic-tagger model")
+    return model, meta

@@ -1,0 +1,76 @@
+"""Human-readable artifacts of a fit: text report, confusion matrices, mistakes, terms."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from train.config import LABELS
+from train.evaluate import Metrics
+
+
+def metrics_table(named: Mapping[str, Metrics]) -> str:
+    """A fixed-width table: one row per label, one F1 column per evaluation."""
+    names = list(named)
+    width = max(len(label) for label in LABELS) + 2
+    lines = ["".ljust(width) + "".join(n.rjust(14) for n in names)]
+    for label in LABELS:
+        lines.append(label.ljust(width) + "".join(f"{named[n].per_label[label].f1:14.3f}" for n in names))
+    for key in ("macro_f1", "micro_f1", "subset_accuracy"):
+        lines.append(key.ljust(width) + "".join(f"{getattr(named[n], key):14.3f}" for n in names))
+    return "\n".join(lines)
+
+
+def classification_report(metrics: Metrics) -> str:
+    lines = [f"{'label':30}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    for label, s in metrics.per_label.items():
+        lines.append(f"{label:30}{s.precision:10.3f}{s.recall:10.3f}{s.f1:10.3f}{s.support:10d}")
+    lines.append(f"{'micro avg':30}{'':>20}{metrics.micro_f1:10.3f}")
+    lines.append(f"{'macro avg':30}{'':>20}{metrics.macro_f1:10.3f}")
+    lines.append(f"{'subset accuracy':30}{'':>20}{metrics.subset_accuracy:10.3f}")
+    return "\n".join(lines)
+
+
+def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, path: Path) -> None:
+    """One 2×2 confusion matrix per label, from out-of-fold decisions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, axes = plt.subplots(1, len(LABELS), figsize=(4 * len(LABELS), 4))
+    for i, (label, ax) in enumerate(zip(LABELS, axes, strict=True)):
+        ConfusionMatrixDisplay.from_predictions(
+            y_true[:, i], y_pred[:, i], display_labels=["no", "yes"], ax=ax, colorbar=False
+        )
+        ax.set_title(label, fontsize=10)
+    fig.suptitle("Out-of-fold confusion per label (stratified CV, first repeat)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def mistakes(
+    ids: Sequence[str], texts: Sequence[str], y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray
+) -> list[dict[str, object]]:
+    """Every paragraph whose out-of-fold labels differ from the gold labels."""
+    rows = []
+    for i in np.flatnonzero((y_true != y_pred).any(axis=1)):
+        rows.append(
+            {
+                "id": ids[i],
+                "text": texts[i],
+                "gold": ",".join(lab for lab, on in zip(LABELS, y_true[i], strict=True) if on),
+                "predicted": ",".join(lab for lab, on in zip(LABELS, y_pred[i], strict=True) if on),
+                **{f"score_{lab}": round(float(s), 3) for lab, s in zip(LABELS, scores[i], strict=True)},
+            }
+        )
+    return rows
+
+
+def write_json(path: Path, value: object) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=2), encoding="utf-8")

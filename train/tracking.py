@@ -1,0 +1,202 @@
+"""Everything MLflow: the store, the run, what a fit logs, and the pyfunc model.
+
+The only module that imports mlflow, and it is imported lazily by its callers,
+so `train predict` on a local model file and `train --help` stay fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.entities import RunStatus
+from mlflow.pyfunc import PythonModel, PythonModelContext
+
+from train.config import LABELS
+from train.errors import TrackingError
+
+DEFAULT_STORE = "mlflow.db"
+ARTIFACT_DIR = "mlruns"
+MODEL_NAME = "model"
+
+
+def resolve_tracking_uri(explicit: str | None = None) -> str:
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else the project's SQLite store."""
+    if explicit:
+        return explicit
+    from_env = os.environ.get("MLFLOW_TRACKING_URI")
+    if from_env:
+        return from_env
+    return f"sqlite:///{(Path.cwd() / DEFAULT_STORE).as_posix()}"
+
+
+@contextmanager
+def _fail_fast() -> Iterator[None]:
+    """No retries and a short timeout, so an unreachable server fails in seconds."""
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "5"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def connect(tracking_uri: str, experiment: str) -> str:
+    """Point MLflow at the store and return the experiment id, creating it if needed.
+
+    Runs before any training, so a store that cannot be reached costs seconds, not a fit.
+    """
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # keep fit output to our own summary
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        with _fail_fast():
+            found = mlflow.get_experiment_by_name(experiment)
+            if found is not None:
+                return str(found.experiment_id)
+            location = None
+            if tracking_uri.startswith("sqlite:///"):
+                # Keep artifacts beside the SQLite store, not in the current directory.
+                db_dir = Path(tracking_uri.removeprefix("sqlite:///")).parent
+                location = (db_dir / ARTIFACT_DIR).resolve().as_uri()
+            return str(mlflow.create_experiment(experiment, artifact_location=location))
+    except Exception as exc:  # mlflow raises many types for an unusable store
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrackingError(f"cannot use MLflow tracking store {tracking_uri}: {first_line}") from None
+
+
+@contextmanager
+def run(experiment_id: str, run_name: str, tags: Mapping[str, str]) -> Iterator[str]:
+    """An MLflow run that ends FINISHED, FAILED on error, or KILLED on Ctrl-C."""
+    active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags))
+    try:
+        yield active.info.run_id
+    except KeyboardInterrupt:
+        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+        raise
+    except BaseException:
+        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        raise
+    mlflow.end_run()
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    mlflow.log_params(dict(params))
+
+
+def log_metrics(metrics: Mapping[str, float]) -> None:
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+
+
+def log_dataset(ids: Sequence[str], texts: Sequence[str], y: np.ndarray, source: str, digest: str) -> None:
+    """The training table as an MLflow dataset, so runs show which data they saw."""
+    frame = pd.DataFrame({"id": list(ids), "text": list(texts)})
+    for i, label in enumerate(LABELS):
+        frame[label] = y[:, i].astype(bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "source can be interpreted in multiple ways"
+        dataset = mlflow.data.from_pandas(frame, source=source, name="topic-paragraphs", digest=digest[:32])
+    mlflow.log_input(dataset, context="training")
+
+
+def log_artifacts(folder: Path) -> None:
+    mlflow.log_artifacts(str(folder), artifact_path="report")
+
+
+def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
+    mlflow.log_table(data=frame, artifact_file=artifact_file)
+
+
+class TopicTaggerPyfunc(PythonModel):  # type: ignore[misc]
+    """Raw text in, labels and per-label scores out, for any MLflow consumer."""
+
+    def load_context(self, context: PythonModelContext) -> None:
+        from train.model import load
+
+        self.model, _ = load(Path(context.artifacts["model"]))
+
+    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        texts = _texts_of(model_input)
+        scores = self.model.scores(texts)
+        decided = self.model.decide(scores)
+        frame = pd.DataFrame(scores, columns=list(self.model.labels))
+        frame.insert(0, "labels", [[lab for lab, on in zip(self.model.labels, row, strict=True) if on] for row in decided])
+        return frame
+
+
+def _texts_of(model_input: Any) -> list[str]:
+    if isinstance(model_input, pd.DataFrame):
+        column = "text" if "text" in model_input.columns else model_input.columns[0]
+        return [str(t) for t in model_input[column]]
+    if isinstance(model_input, pd.Series | np.ndarray | list | tuple):
+        return [str(t) for t in model_input]
+    return [str(model_input)]
+
+
+def log_model(model_path: Path, example_texts: Sequence[str]) -> str:
+    """Log the saved model as a pyfunc with signature and example; returns its URI."""
+    import train
+    from mlflow.models import infer_signature
+
+    package = Path(train.__file__).parent
+    example = pd.DataFrame({"text": list(example_texts)})
+    wrapper = TopicTaggerPyfunc()
+    wrapper.load_context(PythonModelContext(artifacts={"model": str(model_path)}, model_config=None))
+    signature = infer_signature(example, wrapper.predict(None, example))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # type-hint signature inference: we pass one
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=str(package / "mlflow_model.py"),  # models-from-code: nothing pickled
+            artifacts={"model": str(model_path), "metadata": str(model_path.with_suffix(".json"))},
+            code_paths=[str(package)],
+            pip_requirements=_requirements(),
+            signature=signature,
+            input_example=example,
+        )
+    return str(info.model_uri)
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    packages = ["scikit-learn", "jieba", "joblib", "opencc", "numpy", "pandas", "mlflow"]
+    return [f"{name}=={version(name)}" for name in packages]
+
+
+def load_model(uri: str) -> Any:
+    """The TopicModel behind a `runs:/` or `models:/` URI."""
+    try:
+        loaded = mlflow.pyfunc.load_model(uri)
+    except Exception as exc:
+        raise TrackingError(f"cannot load MLflow model {uri}: {str(exc).splitlines()[0]}") from None
+    return loaded.unwrap_python_model().model
+
+
+def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """Where a run opens: the server's page, or the `#/` path inside `train ui`."""
+    base = tracking_uri.rstrip("/") if tracking_uri.startswith("http") else "http://127.0.0.1:5000"
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
