@@ -247,11 +247,14 @@ def _render_fit(result: FitResult, request: FitRequest) -> None:
 
     console = Console(soft_wrap=True)
     cv, baseline = result.cv.mean(), result.baseline.mean()
-    columns = {"CV F1": cv, "baseline": baseline}
+    columns = {"CV": cv, "baseline": baseline}
     if result.grouped is not None:
-        columns["grouped CV"] = result.grouped
-    columns.update({name.replace("_", " "): m for name, m in result.cross_source.items()})
-    table = Table("label", "support", *columns, "threshold", title=f"Out-of-fold F1 ({result.n_train} paragraphs)")
+        columns["grouped"] = result.grouped
+    columns.update({name.replace("_to_", "→").replace("authored", "auth"): m for name, m in result.cross_source.items()})
+    table = Table(title=f"Out-of-fold F1 ({result.n_train} paragraphs)")
+    table.add_column("label", no_wrap=True)
+    for name in ("n", *columns, "thr"):
+        table.add_column(name, justify="right", no_wrap=True)
     for label, threshold in zip(LABELS, result.thresholds, strict=True):
         table.add_row(
             label,

@@ -136,8 +136,9 @@ def save(model: TopicModel, path: Path, metadata: dict[str, Any]) -> dict[str, A
         "model_file": path.name,
         "model_sha256": hashlib.sha256(payload).hexdigest(),
     }
+    encoded = json.dumps(sidecar, ensure_ascii=False, indent=2).encode()  # fail before touching files
     _atomic_write(path, payload)
-    _atomic_write(sidecar_path(path), json.dumps(sidecar, ensure_ascii=False, indent=2).encode())
+    _atomic_write(sidecar_path(path), encoded)
     return sidecar
 
 

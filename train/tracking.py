@@ -138,7 +138,8 @@ class TopicTaggerPyfunc(PythonModel):  # type: ignore[misc]
 
         self.model, _ = load(Path(context.artifacts["model"]))
 
-    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    # No type hints on purpose: MLflow would derive (and enforce) a schema from them.
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         texts = _texts_of(model_input)
         scores = self.model.scores(texts)
         decided = self.model.decide(scores)

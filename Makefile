@@ -1,0 +1,50 @@
+# topic-tagger task vocabulary: `make` lists the targets.
+.DEFAULT_GOAL := help
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP) $@
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install the project
+
+.PHONY: run
+run: $(STAMP) ## Train on data/ (CV + MLflow run), then tag the example article
+	$(BIN)/train fit
+	$(BIN)/train predict --file data/examples/article.txt --format table
+
+.PHONY: test
+test: $(TEST_STAMP) ## Install test extras and run the test suite
+	$(BIN)/python -m pytest
+
+.PHONY: lint
+lint: $(TEST_STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: ui
+ui: $(STAMP) ## Open the MLflow UI on http://127.0.0.1:5000
+	$(BIN)/train ui
+
+.PHONY: clean
+clean: ## Remove the venv, the MLflow store and trained models
+	rm -rf $(VENV) mlflow.db mlruns/[0-9]* mlruns/models models/topic_classifier.*

@@ -1,0 +1,85 @@
+"""Shared fixtures: real data, a real jieba and a real MLflow SQLite store in tmp dirs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from train.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_tracking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's MLFLOW_TRACKING_URI must never receive test runs."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class FittedProject:
+    """One real `train fit` on the project's real data, shared by the tests that read it."""
+
+    root: Path
+    model: Path
+    tracking_uri: str
+    output: str
+
+
+@pytest.fixture(scope="session")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FittedProject]:
+    root = tmp_path_factory.mktemp("project")
+    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    model = root / "models" / "topic_classifier.joblib"
+    result = CliRunner().invoke(
+        app,
+        [
+            "fit",
+            "--data", str(ROOT / "data" / "paragraphs.jsonl"),
+            "--data", str(ROOT / "data" / "authored"),
+            "--user-dict", str(ROOT / "data" / "userdict.txt"),
+            "--model", str(model),
+            "--tracking-uri", tracking_uri,
+            "--repeats", "1",
+            "--run-name", "test-fit",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    yield FittedProject(root=root, model=model, tracking_uri=tracking_uri, output=result.output)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_rows() -> list[dict[str, object]]:
+    """A small, hand-written, labeled set: enough of each label for 2-fold CV."""
+    return [
+        {"id": "t:1", "text": "首席科学家宣布离职，加盟竞争对手", "labels": ["talent_exodus"]},
+        {"id": "t:2", "text": "多名核心研究员出走创办新公司", "labels": ["talent_exodus"]},
+        {"id": "t:3", "text": "联合创始人辞职，董事会罢免首席执行官", "labels": ["talent_exodus"]},
+        {"id": "t:4", "text": "安全团队解散，员工批评公司重商业轻安全", "labels": ["safety_vs_commercialization"]},
+        {"id": "t:5", "text": "非营利使命与营利架构之争再起", "labels": ["safety_vs_commercialization"]},
+        {"id": "t:6", "text": "公开信警告AI风险，呼吁放慢商业化脚步", "labels": ["safety_vs_commercialization"]},
+        {"id": "t:7", "text": "新模型在多项基准测试中超越对手", "labels": ["competition"]},
+        {"id": "t:8", "text": "开源模型与闭源模型的市场争夺战", "labels": ["competition"]},
+        {"id": "t:9", "text": "两家公司争夺聊天机器人市场份额", "labels": ["competition"]},
+        {"id": "t:10", "text": "公司完成新一轮融资，估值达千亿美元", "labels": ["finance"]},
+        {"id": "t:11", "text": "年收入翻倍，但亏损仍在扩大", "labels": ["finance"]},
+        {"id": "t:12", "text": "微软追加投资一百亿美元", "labels": ["finance"]},
+        {"id": "t:13", "text": "作家集体起诉公司侵犯版权", "labels": ["lawsuits"]},
+        {"id": "t:14", "text": "法官驳回了原告的部分诉讼请求", "labels": ["lawsuits"]},
+        {"id": "t:15", "text": "马斯克在联邦法院提起诉讼", "labels": ["lawsuits"]},
+        {"id": "t:16", "text": "点击关注，获取更多科技资讯", "labels": []},
+        {"id": "t:17", "text": "本文图片来自网络", "labels": []},
+        {"id": "t:18", "text": "还没有标注的一段文字", "labels": None},
+    ]

@@ -1,0 +1,64 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from train.config import LABELS, FitConfig
+from train.errors import ModelError
+from train.model import TopicModel, build_pipeline, load, save, sidecar_path
+
+
+@pytest.fixture(scope="module")
+def small_model(tiny_rows) -> TopicModel:  # type: ignore[no-untyped-def]
+    rows = [r for r in tiny_rows if r["labels"] is not None]
+    y = np.array([[int(label in r["labels"]) for label in LABELS] for r in rows])
+    pipeline = build_pipeline(FitConfig(min_df=1), ["超级对齐"]).fit([str(r["text"]) for r in rows], y)
+    return TopicModel(pipeline=pipeline, labels=LABELS, thresholds=np.full(len(LABELS), 0.5))
+
+
+def test_save_then_load_round_trips(tmp_path: Path, small_model: TopicModel) -> None:
+    path = tmp_path / "m.joblib"
+    meta = save(small_model, path, {"note": "x"})
+    loaded, loaded_meta = load(path)
+    assert loaded_meta == meta
+    texts = ["公司完成融资", "作家起诉公司"]
+    np.testing.assert_allclose(loaded.scores(texts), small_model.scores(texts))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.joblib", "m.json"]
+
+
+def test_missing_model_says_run_fit(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="run `train fit` first"):
+        load(tmp_path / "none.joblib")
+
+
+def test_tampered_model_is_refused_unless_trusted(tmp_path: Path, small_model: TopicModel) -> None:
+    path = tmp_path / "m.joblib"
+    save(small_model, path, {})
+    other = tmp_path / "other.joblib"
+    save(TopicModel(small_model.pipeline, LABELS, np.full(len(LABELS), 0.9)), other, {})
+    path.write_bytes(other.read_bytes())  # a different, valid pickle under the old sidecar
+    with pytest.raises(ModelError, match="sha256 does not match"):
+        load(path)
+    assert load(path, trust=True)[0].thresholds[0] == pytest.approx(0.9)
+
+
+def test_label_set_mismatch_is_refused(tmp_path: Path, small_model: TopicModel) -> None:
+    path = tmp_path / "m.joblib"
+    save(small_model, path, {})
+    meta = json.loads(sidecar_path(path).read_text())
+    meta["labels"] = ["finance"]
+    sidecar_path(path).write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="trained for labels"):
+        load(path)
+
+
+def test_failed_save_leaves_previous_model(tmp_path: Path, small_model: TopicModel) -> None:
+    path = tmp_path / "m.joblib"
+    save(small_model, path, {})
+    before = path.read_bytes()
+    changed = TopicModel(small_model.pipeline, LABELS, np.full(len(LABELS), 0.9))
+    with pytest.raises(TypeError):
+        save(changed, path, {"unserialisable": object()})
+    assert path.read_bytes() == before
+    assert load(path)[0].thresholds[0] == pytest.approx(0.5)

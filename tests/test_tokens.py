@@ -1,0 +1,41 @@
+import pickle
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from train.tokens import JiebaTokenizer, normalize, read_user_words
+
+
+def test_normalize_folds_traditional_width_and_case() -> None:
+    assert normalize("ＯｐｅｎＡＩ執行長奧特曼離職") == "openai首席执行官奥特曼离职"
+    assert normalize("人工智慧軟體") == "人工智能软件"
+
+
+def test_user_words_stay_whole() -> None:
+    plain = JiebaTokenizer()("超级对齐团队解散")
+    with_dict = JiebaTokenizer(["超级对齐"])("超级对齐团队解散")
+    assert "超级对齐" not in plain
+    assert "超级对齐" in with_dict
+
+
+def test_punctuation_and_spaces_are_dropped() -> None:
+    tokens = JiebaTokenizer()("sam altman，回归！")
+    assert tokens == ["sam", "altman", "回归"]
+
+
+def test_tokenizer_pickles_without_its_jieba_instance() -> None:
+    tokenizer = JiebaTokenizer(["布罗克曼"])
+    before = tokenizer("布罗克曼宣布休假")
+    restored = pickle.loads(pickle.dumps(tokenizer))
+    assert restored._jieba is None
+    assert restored("布罗克曼宣布休假") == before
+
+
+def test_tokenizer_works_inside_a_vectorizer() -> None:
+    analyzer = TfidfVectorizer(tokenizer=JiebaTokenizer(["舒尔曼"]), token_pattern=None).build_analyzer()
+    assert "舒尔曼" in analyzer("舒尔曼加盟anthropic")
+
+
+def test_read_user_words_skips_comments(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "dict.txt"
+    path.write_text("# names\n奥特曼 10 nr\n\nanthropic\n", encoding="utf-8")
+    assert read_user_words(path) == ("奥特曼", "anthropic")
