@@ -297,6 +297,10 @@ def predict(
         typer.Option("--format", help="Output format [default: table on a terminal, else jsonl]."),
     ] = None,
     trust: Annotated[bool, typer.Option(help="Load a model file whose checksum does not match its metadata.")] = False,
+    tracking_uri: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="MLflow store for runs:/ and models:/ URIs [default: as for fit]."),
+    ] = None,
 ) -> None:
     """Tag paragraphs, an article, or a JSONL batch with topics."""
     from train import predict as p
@@ -305,7 +309,7 @@ def predict(
     with user_errors():
         if bool(texts) == bool(file):
             raise TrainError("give either texts to tag or --file, not both or neither")
-        tagger = p.load_tagger(model, trust=trust)
+        tagger = p.load_tagger(model, trust=trust, tracking_uri=tracking_uri)
         article = False
         if texts == ["-"] or file == Path("-"):
             paragraphs: Iterator[p.Paragraph] | list[p.Paragraph] = p.paragraphs_of_article(p.stdin_lines(), "stdin")

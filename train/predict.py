@@ -46,12 +46,12 @@ def is_mlflow_uri(ref: str) -> bool:
     return ref.startswith(("runs:/", "models:/", "mlflow-artifacts:/"))
 
 
-def load_tagger(ref: str, *, trust: bool = False) -> TopicModel:
+def load_tagger(ref: str, *, trust: bool = False, tracking_uri: str | None = None) -> TopicModel:
     """A joblib path, or an MLflow model URI (which needs mlflow)."""
     if is_mlflow_uri(ref):
         from train import tracking
 
-        model: TopicModel = tracking.load_model(ref)
+        model: TopicModel = tracking.load_model(ref, tracking_uri)
         return model
     return load(Path(ref), trust=trust)[0]
 

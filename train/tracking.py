@@ -188,8 +188,9 @@ def _requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in packages]
 
 
-def load_model(uri: str) -> Any:
+def load_model(uri: str, tracking_uri: str | None = None) -> Any:
     """The TopicModel behind a `runs:/` or `models:/` URI."""
+    mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
     try:
         loaded = mlflow.pyfunc.load_model(uri)
     except Exception as exc:
