@@ -20,6 +20,8 @@ from train.config import DEFAULT_DATA, EXPERIMENT, LABELS, MODEL_PATH, SEED_DATA
 from train.errors import TrainError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from train.fit import FitRequest, FitResult
     from train.predict import ArticleSummary, Tagged
 
@@ -107,32 +109,42 @@ def data_build(
 
 
 @data_app.command("check")
-def data_check(files: DataFiles = None) -> None:
-    """Validate labeled files; print each problem as file:line: message; exit 1 on any."""
-    from train.data import near_duplicates, scan
+def data_check(
+    files: DataFiles = None,
+    seeds: Annotated[Path, typer.Option(help="Seed articles that authored text must not copy from.")] = SEEDS_DIR,
+) -> None:
+    """Validate labeled files; print each problem as file:line: message; exit 1 on any.
+
+    Also flags authored records that copy 15+ characters from a seed or another record,
+    and warns about near-duplicate records.
+    """
+    from train.data import near_duplicates, scan, seed_paragraphs, shared_runs
 
     with user_errors():
         records, problems = scan(files or list(DEFAULT_DATA))
+        seed_lines = seed_paragraphs(seeds) if seeds.is_dir() else []
     for problem in problems:
         typer.echo(str(problem))
+    copies = shared_runs(records, seed_lines)
+    for rid, other, piece in copies:
+        typer.echo(f"{rid}: shares {piece!r} with {other} (write it in our own words)")
     for a, b, similarity in near_duplicates(records):
         typer.echo(f"warning: near-duplicate records {a} and {b} (similarity {similarity:.2f})")
-    typer.echo(f"{len(records)} records, {len(problems)} problems")
-    if problems:
+    typer.echo(f"{len(records)} records, {len(problems) + len(copies)} problems")
+    if problems or copies:
         raise typer.Exit(1)
 
 
 @data_app.command("stats")
 def data_stats(files: DataFiles = None) -> None:
     """Paragraphs per label, by source and script, unlabeled count and label co-occurrence."""
-    from rich.console import Console
     from rich.table import Table
 
     from train.data import load_dataset, stats
 
     with user_errors():
         s = stats(load_dataset(files or list(DEFAULT_DATA)).records)
-    console = Console()
+    console = _console()
     console.print(
         f"{s.total} paragraphs: {s.total - s.unlabeled} labeled ({s.no_label} with no label, "
         f"{s.multi_label} multi-label), {s.unlabeled} unlabeled"
@@ -223,6 +235,16 @@ def fit(
     _render_fit(result, request)
 
 
+def _console() -> Console:
+    """Rich console for results; wide enough for the fit table when piped to a file."""
+    from rich.console import Console
+
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(soft_wrap=True, width=140)
+    return console
+
+
 @contextmanager
 def _progress() -> Iterator[Callable[[str, int], Callable[[], None]]]:
     """Rich progress bars on stderr, one per stage."""
@@ -240,16 +262,17 @@ def _progress() -> Iterator[Callable[[str, int], Callable[[], None]]]:
 
 
 def _render_fit(result: FitResult, request: FitRequest) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from train.tracking import run_url
 
-    console = Console(soft_wrap=True)
+    console = _console()
     cv, baseline = result.cv.mean(), result.baseline.mean()
     columns = {"CV": cv, "baseline": baseline}
     if result.grouped is not None:
         columns["grouped"] = result.grouped
+    if result.grouped_seed is not None:
+        columns["grouped seed"] = result.grouped_seed
     columns.update({name.replace("_to_", "→").replace("authored", "auth"): m for name, m in result.cross_source.items()})
     table = Table(title=f"Out-of-fold F1 ({result.n_train} paragraphs)")
     table.add_column("label", no_wrap=True)
@@ -355,10 +378,9 @@ def _stream(tagged: Iterator[Tagged], output_format: OutputFormat) -> None:
 
 
 def _render_table(rows: Sequence[Tagged], summary: ArticleSummary | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     table = Table("id", "paragraph", "labels", "scores")
     for t in rows:
         text = t.text if len(t.text) <= 60 else t.text[:59] + "…"

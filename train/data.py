@@ -316,3 +316,22 @@ def near_duplicates(records: Sequence[Record], threshold: float = 0.9) -> list[t
         for i, j, s in zip(similarity.row, similarity.col, similarity.data, strict=True)
         if i < j and s >= threshold
     )
+
+
+def shared_runs(records: Sequence[Record], seed_lines: Sequence[tuple[str, str]], run: int = 15) -> list[tuple[str, str, str]]:
+    """(record id, other id, shared text) where a non-seed record repeats `run` characters of another text.
+
+    Our own paragraphs must be our own words: a long identical run means copied text.
+    """
+    owners: dict[str, set[str]] = {}
+    texts = [(r.id, r.text) for r in records if r.source != "seed"]
+    for owner, text in [*seed_lines, *texts]:
+        for i in range(len(text) - run + 1):
+            owners.setdefault(text[i : i + run], set()).add(owner)
+    found: dict[tuple[str, str], str] = {}
+    for rid, text in texts:
+        for i in range(len(text) - run + 1):
+            piece = text[i : i + run]
+            for other in owners[piece] - {rid}:
+                found.setdefault((rid, other), piece)
+    return [(rid, other, piece) for (rid, other), piece in sorted(found.items())]
