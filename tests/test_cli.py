@@ -35,7 +35,9 @@ def test_data_check_reports_every_problem(tmp_path: Path) -> None:
 
 
 def test_data_check_passes_on_project_data() -> None:
-    result = runner.invoke(app, ["data", "check", str(ROOT / "data" / "paragraphs.jsonl"), str(ROOT / "data" / "authored")])
+    result = runner.invoke(
+        app, ["data", "check", str(ROOT / "data" / "paragraphs.jsonl"), str(ROOT / "data" / "authored")]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1].endswith(", 0 problems")
 
@@ -43,7 +45,10 @@ def test_data_check_passes_on_project_data() -> None:
 def test_data_check_warns_on_near_duplicates(tmp_path: Path) -> None:
     path = write_jsonl(
         tmp_path / "d.jsonl",
-        [{"id": "a:1", "text": "公司宣布完成新一轮融资", "labels": []}, {"id": "a:2", "text": "公司宣布完成新一轮融资。", "labels": []}],
+        [
+            {"id": "a:1", "text": "公司宣布完成新一轮融资", "labels": []},
+            {"id": "a:2", "text": "公司宣布完成新一轮融资。", "labels": []},
+        ],
     )
     result = runner.invoke(app, ["data", "check", str(path)])
     assert result.exit_code == 0

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_jsonl
-from train.data import build, load_dataset, near_duplicates, scan, stats, write_jsonl as write_records
+from train.data import build, load_dataset, near_duplicates, scan, stats
+from train.data import write_jsonl as write_records
 from train.errors import DataError
 
 
@@ -61,7 +62,7 @@ def test_missing_empty_and_directory_inputs(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="holds no records"):
         load_dataset([tmp_path / "empty.jsonl"])
     (tmp_path / "dir").mkdir()
-    with pytest.raises(DataError, match="no .jsonl files"):
+    with pytest.raises(DataError, match=r"no \.jsonl files"):
         load_dataset([tmp_path / "dir"])
 
 
@@ -83,7 +84,10 @@ def test_build_keeps_labels_adds_new_lines_and_keeps_orphans(tmp_path: Path) -> 
     labeled = tmp_path / "paragraphs.jsonl"
     first = build(seeds, labeled)
     assert [(r.id, r.labels) for r in first.records] == [("art:1", None), ("art:3", None)]
-    write_records(labeled, [{"id": "art:1", "text": "第一段", "labels": ["finance"]}, {"id": "art:3", "text": "第二段", "labels": []}])
+    write_records(
+        labeled,
+        [{"id": "art:1", "text": "第一段", "labels": ["finance"]}, {"id": "art:3", "text": "第二段", "labels": []}],
+    )
 
     (seeds / "art.txt").write_text("第一段\n\n第二段改了\n第三段\n", encoding="utf-8")
     (seeds / "new.txt").write_text("新文章\n", encoding="utf-8")

@@ -24,7 +24,9 @@ def test_metrics_match_sklearn() -> None:
     assert m.micro_f1 == pytest.approx(f1_score(y_true, y_pred, average="micro", zero_division=0))
     assert m.subset_accuracy == pytest.approx(float((y_true == y_pred).all(axis=1).mean()))
     for i, label in enumerate(LABELS):
-        assert m.per_label[label].precision == pytest.approx(precision_score(y_true[:, i], y_pred[:, i], zero_division=0))
+        assert m.per_label[label].precision == pytest.approx(
+            precision_score(y_true[:, i], y_pred[:, i], zero_division=0)
+        )
         assert m.per_label[label].recall == pytest.approx(recall_score(y_true[:, i], y_pred[:, i], zero_division=0))
         assert m.per_label[label].support == y_true[:, i].sum()
 

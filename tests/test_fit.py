@@ -13,7 +13,7 @@ runner = CliRunner()
 
 
 def test_fit_beats_baseline_on_real_data(fitted: FittedProject) -> None:
-    model, meta = load(fitted.model)
+    _, meta = load(fitted.model)
     metrics = meta["cv_metrics"]
     assert metrics["macro_f1"] > metrics["baseline_macro_f1"] + 0.3
     assert metrics["grouped_macro_f1"] > metrics["baseline_macro_f1"]
@@ -21,7 +21,7 @@ def test_fit_beats_baseline_on_real_data(fitted: FittedProject) -> None:
     assert len(meta["thresholds"]) == 5
     assert meta["n_train"] > 1000
     assert meta["mlflow_run_id"] in fitted.output
-    assert [Path(f["path"]).name for f in meta["data_files"]][0] == "paragraphs.jsonl"
+    assert Path(meta["data_files"][0]["path"]).name == "paragraphs.jsonl"
     assert "macro F1" in fitted.output and "baseline" in fitted.output
 
 
@@ -38,7 +38,10 @@ def _fit(tmp_path: Path, *args: str) -> tuple[int, str]:
     [
         ('{"id": "a:1", "text": "x", "labels": [\n', "bad.jsonl:1: invalid JSON"),
         ('{"id": "a:1", "text": "x", "labels": ["gossip"]}\n', "bad.jsonl:1: record 'a:1': unknown label 'gossip'"),
-        ('{"id": "a:1", "text": "x", "labels": []}\n{"id": "a:1", "text": "y", "labels": []}\n', "bad.jsonl:2: duplicate id"),
+        (
+            '{"id": "a:1", "text": "x", "labels": []}\n{"id": "a:1", "text": "y", "labels": []}\n',
+            "bad.jsonl:2: duplicate id",
+        ),
         ("", "bad.jsonl:1: file holds no records"),
     ],
 )

@@ -26,7 +26,9 @@ def _predict(fitted: FittedProject, *args: str, stdin: str | None = None) -> tup
 
 
 def test_texts_as_arguments_json(fitted: FittedProject) -> None:
-    code, out = _predict(fitted, "Anthropic完成新一轮融资，估值升至六百亿美元", "点赞关注，下期再见", "--format", "json")
+    code, out = _predict(
+        fitted, "Anthropic完成新一轮融资，估值升至六百亿美元", "点赞关注，下期再见", "--format", "json"
+    )
     assert code == 0, out
     payload = json.loads(out)
     first, second = payload["paragraphs"]
@@ -39,7 +41,9 @@ def test_texts_as_arguments_json(fitted: FittedProject) -> None:
 
 def test_traditional_text_is_tagged_like_simplified(fitted: FittedProject) -> None:
     model = load_tagger(str(fitted.model))
-    simplified, traditional = tag(model, [Paragraph("s", "作家起诉公司侵犯版权"), Paragraph("t", "作家起訴公司侵犯版權")])
+    simplified, traditional = tag(
+        model, [Paragraph("s", "作家起诉公司侵犯版权"), Paragraph("t", "作家起訴公司侵犯版權")]
+    )
     assert simplified.scores == traditional.scores
 
 
@@ -130,8 +134,9 @@ def test_missing_model_says_run_fit(tmp_path: Path) -> None:
 
 def test_console_script_runs_without_importing_mlflow(fitted: FittedProject) -> None:
     script = Path(sys.executable).parent / "train"
+    text = "OpenAI完成新一轮66亿美元融资，估值达到1570亿美元"
     out = subprocess.run(
-        [str(script), "predict", "--model", str(fitted.model), "--format", "jsonl", "OpenAI完成新一轮66亿美元融资，估值达到1570亿美元"],
+        [str(script), "predict", "--model", str(fitted.model), "--format", "jsonl", text],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "finance" in json.loads(out.stdout)["labels"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -62,8 +61,12 @@ def main(names: list[str]) -> None:
         decisions = cross_fitted_decisions(grouped.scores[0], y, grouped.folds[0])
         seed_only = compute_metrics(y[seed], decisions[seed])
         text_array = np.asarray(texts, dtype=object)
-        a2s = cross_source(pipeline, list(text_array[~seed]), y[~seed], list(text_array[seed]), y[seed], folds=5, seed=42, n_jobs=2)
-        s2a = cross_source(pipeline, list(text_array[seed]), y[seed], list(text_array[~seed]), y[~seed], folds=5, seed=42, n_jobs=2)
+        a2s = cross_source(
+            pipeline, list(text_array[~seed]), y[~seed], list(text_array[seed]), y[seed], folds=5, seed=42, n_jobs=2
+        )
+        s2a = cross_source(
+            pipeline, list(text_array[seed]), y[seed], list(text_array[~seed]), y[~seed], folds=5, seed=42, n_jobs=2
+        )
         print(
             f"{name:14}{grouped.macro_f1:9.3f}{seed_only.macro_f1:8.3f}{a2s.macro_f1:10.3f}{s2a.macro_f1:10.3f}"
             f"{time.perf_counter() - started:6.0f}",

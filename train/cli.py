@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -30,20 +29,20 @@ data_app = typer.Typer(help="Build, check and summarise the labeled data.", no_a
 app.add_typer(data_app, name="data")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
 
 
-class Analyzer(str, Enum):
+class Analyzer(StrEnum):
     word = "word"
     char = "char"
     both = "both"
 
 
-class Classifier(str, Enum):
+class Classifier(StrEnum):
     logreg = "logreg"
     svm = "svm"
 
@@ -206,7 +205,7 @@ def fit(
 
     with user_errors():
         base = FitConfig.from_file(config_file) if config_file else FitConfig()
-        overrides = {
+        overrides: dict[str, Any] = {
             "analyzer": analyzer.value if analyzer else None,
             "word_ngram_max": word_ngram_max,
             "char_ngram_min": char_ngram_min,
@@ -273,7 +272,9 @@ def _render_fit(result: FitResult, request: FitRequest) -> None:
         columns["grouped"] = result.grouped
     if result.grouped_seed is not None:
         columns["grouped seed"] = result.grouped_seed
-    columns.update({name.replace("_to_", "→").replace("authored", "auth"): m for name, m in result.cross_source.items()})
+    columns.update(
+        {name.replace("_to_", "→").replace("authored", "auth"): m for name, m in result.cross_source.items()}
+    )
     table = Table(title=f"Out-of-fold F1 ({result.n_train} paragraphs)")
     table.add_column("label", no_wrap=True)
     for name in ("n", *columns, "thr"):
@@ -411,9 +412,20 @@ def ui(
         typer.echo(f"tracking server: open {uri} in a browser")
         return
     typer.echo(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     if uri.startswith("sqlite:///"):
-        command += ["--default-artifact-root", Path(os.getcwd(), "mlruns").as_uri()]
+        command += ["--default-artifact-root", (Path.cwd() / "mlruns").as_uri()]
     try:
         subprocess.run(command, check=False)
     except KeyboardInterrupt:

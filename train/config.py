@@ -35,8 +35,9 @@ class FitConfig:
 
     analyzer: Analyzer = "both"
     word_ngram_max: int = 2
-    char_ngram_min: int = 2
-    char_ngram_max: int = 4
+    # 1-3: single characters (诉, 薪, 股) carry topic; chosen on grouped CV (tools/sweep.py).
+    char_ngram_min: int = 1
+    char_ngram_max: int = 3
     min_df: int = 2
     max_df: float = 0.9
     sublinear_tf: bool = True

@@ -137,9 +137,7 @@ def _parse(path: Path, number: int, line: str) -> Record | Problem:
             return Problem(path, number, f"record {rid!r}: 'labels' must be a list of label ids")
         unknown = sorted(set(labels) - set(LABELS))
         if unknown:
-            return Problem(
-                path, number, f"record {rid!r}: unknown label {unknown[0]!r} (known: {', '.join(LABELS)})"
-            )
+            return Problem(path, number, f"record {rid!r}: unknown label {unknown[0]!r} (known: {', '.join(LABELS)})")
         if len(set(labels)) != len(labels):
             return Problem(path, number, f"record {rid!r}: a label is repeated")
         labels = tuple(sorted(labels, key=LABELS.index))
@@ -318,7 +316,9 @@ def near_duplicates(records: Sequence[Record], threshold: float = 0.9) -> list[t
     )
 
 
-def shared_runs(records: Sequence[Record], seed_lines: Sequence[tuple[str, str]], run: int = 15) -> list[tuple[str, str, str]]:
+def shared_runs(
+    records: Sequence[Record], seed_lines: Sequence[tuple[str, str]], run: int = 15
+) -> list[tuple[str, str, str]]:
     """(record id, other id, shared text) where a non-seed record repeats `run` characters of another text.
 
     Our own paragraphs must be our own words: a long identical run means copied text.

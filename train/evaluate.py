@@ -140,7 +140,9 @@ def grouped_splits(groups: Sequence[str], folds: int) -> list[Split]:
     return list(cv.split(np.zeros(len(groups)), groups=np.asarray(groups)))
 
 
-def _fit_fold(estimator: BaseEstimator, texts: np.ndarray, y: np.ndarray, split: Split) -> tuple[np.ndarray, np.ndarray]:
+def _fit_fold(
+    estimator: BaseEstimator, texts: np.ndarray, y: np.ndarray, split: Split
+) -> tuple[np.ndarray, np.ndarray]:
     train, test = split
     fitted = clone(estimator).fit(texts[train], y[train])
     return test, np.asarray(fitted.predict_proba(texts[test]))

@@ -12,6 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
 from train import __version__
 from train.config import LABELS, FitConfig
@@ -107,7 +108,12 @@ def run_fit(request: FitRequest, progress: ProgressFactory) -> FitResult:
 
     with tracking.run(experiment_id, run_name, tags) as run_id:
         tracking.log_params(
-            {**config.to_params(), "n_train": len(records), "user_words": len(user_words), "data": ",".join(map(str, request.data))}
+            {
+                **config.to_params(),
+                "n_train": len(records),
+                "user_words": len(user_words),
+                "data": ",".join(map(str, request.data)),
+            }
         )
         partitions = [stratified_splits(y, config.folds, config.seed + r) for r in range(config.repeats)]
         tick = progress("cross-validation", config.folds * config.repeats)
@@ -185,7 +191,7 @@ def _cross_source_scores(
     records: Sequence[Record],
     y: np.ndarray,
     texts: Sequence[str],
-    pipeline: object,
+    pipeline: Pipeline,
     config: FitConfig,
     n_jobs: int,
     progress: ProgressFactory,
@@ -202,7 +208,7 @@ def _cross_source_scores(
             continue  # too few examples of some label on this side to choose thresholds
         tick = progress(f"cross-source {name.replace('_', ' ')}", config.folds)
         out[name] = cross_source(
-            pipeline,  # type: ignore[arg-type]
+            pipeline,
             list(text_array[train_mask]),
             y_train,
             list(text_array[~train_mask]),

@@ -47,9 +47,7 @@ def build_features(config: FitConfig, user_words: Sequence[str]) -> FeatureUnion
         )
         parts.append(("word", word))
     if config.analyzer in ("char", "both"):
-        char = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(config.char_ngram_min, config.char_ngram_max), **common
-        )
+        char = TfidfVectorizer(analyzer="char_wb", ngram_range=(config.char_ngram_min, config.char_ngram_max), **common)
         parts.append(("char", char))
     return FeatureUnion(parts)
 
@@ -60,9 +58,7 @@ def build_classifier(config: FitConfig) -> BaseEstimator:
             C=config.C, class_weight="balanced", solver="liblinear", random_state=config.seed
         )
     else:
-        base = CalibratedClassifierCV(
-            LinearSVC(C=config.C, class_weight="balanced", random_state=config.seed), cv=3
-        )
+        base = CalibratedClassifierCV(LinearSVC(C=config.C, class_weight="balanced", random_state=config.seed), cv=3)
     return OneVsRestClassifier(base)
 
 
@@ -79,9 +75,7 @@ def build_pipeline(config: FitConfig, user_words: Sequence[str] = ()) -> Pipelin
 
 def build_baseline(config: FitConfig) -> Pipeline:
     """Guess each label at random with its training prior: the floor a model must beat."""
-    return Pipeline(
-        [("clf", OneVsRestClassifier(DummyClassifier(strategy="stratified", random_state=config.seed)))]
-    )
+    return Pipeline([("clf", OneVsRestClassifier(DummyClassifier(strategy="stratified", random_state=config.seed)))])
 
 
 @dataclass

@@ -62,8 +62,8 @@ def mistakes(
     for i in np.flatnonzero((y_true != y_pred).any(axis=1)):
         rows.append(
             {
-                "id": ids[i],
-                "text": texts[i],
+                "id": ids[int(i)],
+                "text": texts[int(i)],
                 "gold": ",".join(lab for lab, on in zip(LABELS, y_true[i], strict=True) if on),
                 "predicted": ",".join(lab for lab, on in zip(LABELS, y_pred[i], strict=True) if on),
                 **{f"score_{lab}": round(float(s), 3) for lab, s in zip(LABELS, scores[i], strict=True)},

@@ -39,7 +39,7 @@ def _jieba_with(user_words: tuple[str, ...]) -> jieba.Tokenizer:
 
 def normalize(text: str) -> str:
     """Fold what varies between outlets: width, case and traditional characters."""
-    return _converter().convert(unicodedata.normalize("NFKC", text).lower())
+    return str(_converter().convert(unicodedata.normalize("NFKC", text).lower()))
 
 
 def normalize_all(texts: Iterable[str]) -> list[str]:
@@ -70,11 +70,7 @@ class JiebaTokenizer:
         self._jieba: jieba.Tokenizer | None = None
 
     def __call__(self, text: str) -> list[str]:
-        return [
-            token
-            for token in self._tokenizer().cut(text, HMM=self.hmm)
-            if any(ch.isalnum() for ch in token)
-        ]
+        return [token for token in self._tokenizer().cut(text, HMM=self.hmm) if any(ch.isalnum() for ch in token)]
 
     def _tokenizer(self) -> jieba.Tokenizer:
         if self._jieba is None:

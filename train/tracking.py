@@ -18,11 +18,13 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.entities import RunStatus
-from mlflow.pyfunc import PythonModel, PythonModelContext
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from train.config import LABELS
 from train.errors import TrackingError
+from train.model import TopicModel, load
 
 DEFAULT_STORE = "mlflow.db"
 ARTIFACT_DIR = "mlruns"
@@ -95,9 +97,7 @@ def run(experiment_id: str, run_name: str, tags: Mapping[str, str]) -> Iterator[
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
-        )
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip()
@@ -118,7 +118,7 @@ def log_dataset(ids: Sequence[str], texts: Sequence[str], y: np.ndarray, source:
         frame[label] = y[:, i].astype(bool)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "source can be interpreted in multiple ways"
-        dataset = mlflow.data.from_pandas(frame, source=source, name="topic-paragraphs", digest=digest[:32])
+        dataset = from_pandas(frame, source=source, name="topic-paragraphs", digest=digest[:32])
     mlflow.log_input(dataset, context="training")
 
 
@@ -130,22 +130,28 @@ def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
     mlflow.log_table(data=frame, artifact_file=artifact_file)
 
 
-class TopicTaggerPyfunc(PythonModel):  # type: ignore[misc]
+# The untyped predict below is deliberate (see there); MLflow warns about it at class creation.
+warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method", category=UserWarning)
+
+
+class TopicTaggerPyfunc(PythonModel):
     """Raw text in, labels and per-label scores out, for any MLflow consumer."""
 
     def load_context(self, context: PythonModelContext) -> None:
-        from train.model import load
-
         self.model, _ = load(Path(context.artifacts["model"]))
 
     # No type hints on purpose: MLflow would derive (and enforce) a schema from them.
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        texts = _texts_of(model_input)
-        scores = self.model.scores(texts)
-        decided = self.model.decide(scores)
-        frame = pd.DataFrame(scores, columns=list(self.model.labels))
-        frame.insert(0, "labels", [[lab for lab, on in zip(self.model.labels, row, strict=True) if on] for row in decided])
-        return frame
+        return tag_frame(self.model, _texts_of(model_input))
+
+
+def tag_frame(model: TopicModel, texts: Sequence[str]) -> pd.DataFrame:
+    """One row per text: its `labels` list, then one score column per label."""
+    scores = model.scores(texts)
+    frame = pd.DataFrame(scores, columns=list(model.labels))
+    labels = [[lab for lab, on in zip(model.labels, row, strict=True) if on] for row in model.decide(scores)]
+    frame.insert(0, "labels", labels)
+    return frame
 
 
 def _texts_of(model_input: Any) -> list[str]:
@@ -159,14 +165,13 @@ def _texts_of(model_input: Any) -> list[str]:
 
 def log_model(model_path: Path, example_texts: Sequence[str]) -> str:
     """Log the saved model as a pyfunc with signature and example; returns its URI."""
-    import train
     from mlflow.models import infer_signature
+
+    import train
 
     package = Path(train.__file__).parent
     example = pd.DataFrame({"text": list(example_texts)})
-    wrapper = TopicTaggerPyfunc()
-    wrapper.load_context(PythonModelContext(artifacts={"model": str(model_path)}, model_config=None))
-    signature = infer_signature(example, wrapper.predict(None, example))
+    signature = infer_signature(example, tag_frame(load(model_path)[0], example["text"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # type-hint signature inference: we pass one
         info = mlflow.pyfunc.log_model(
@@ -192,7 +197,9 @@ def load_model(uri: str, tracking_uri: str | None = None) -> Any:
     """The TopicModel behind a `runs:/` or `models:/` URI."""
     mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
     try:
-        loaded = mlflow.pyfunc.load_model(uri)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "add type hints to predict": deliberate
+            loaded = mlflow.pyfunc.load_model(uri)
     except Exception as exc:
         raise TrackingError(f"cannot load MLflow model {uri}: {str(exc).splitlines()[0]}") from None
     return loaded.unwrap_python_model().model
