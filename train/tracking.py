@@ -130,18 +130,16 @@ def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
     mlflow.log_table(data=frame, artifact_file=artifact_file)
 
 
-# The untyped predict below is deliberate (see there); MLflow warns about it at class creation.
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method", category=UserWarning)
-
-
 class TopicTaggerPyfunc(PythonModel):
     """Raw text in, labels and per-label scores out, for any MLflow consumer."""
 
     def load_context(self, context: PythonModelContext) -> None:
         self.model, _ = load(Path(context.artifacts["model"]))
 
-    # No type hints on purpose: MLflow would derive (and enforce) a schema from them.
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    # A DataFrame hint: MLflow validates against the logged signature instead of the hint.
+    def predict(
+        self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         return tag_frame(self.model, _texts_of(model_input))
 
 
