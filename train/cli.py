@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from train import __version__
-from train.config import DEFAULT_DATA, EXPERIMENT, LABELS, MODEL_PATH, SEED_DATA, SEEDS_DIR, USER_DICT, FitConfig
+from train.config import DEFAULT_DATA, EXPERIMENT, MODEL_PATH, SEED_DATA, SEEDS_DIR, USER_DICT, FitConfig
 from train.errors import TrainError
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from train.fit import FitRequest, FitResult
-    from train.predict import ArticleSummary, Tagged
 
 app = typer.Typer(help="Tag Chinese AI-industry news paragraphs with topics.", no_args_is_help=True)
 data_app = typer.Typer(help="Build, check and summarise the labeled data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+
+# typer needs Optional[...] at runtime on Python 3.11 (ruff UP045 would rewrite it).
+# ruff: noqa: UP045
 
 
 class OutputFormat(StrEnum):
@@ -34,6 +29,11 @@ class OutputFormat(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
 
 
 class Analyzer(StrEnum):
@@ -45,6 +45,8 @@ class Analyzer(StrEnum):
 class Classifier(StrEnum):
     logreg = "logreg"
     svm = "svm"
+    nb = "nb"
+    sgd = "sgd"
 
 
 @contextmanager
@@ -69,17 +71,33 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        Optional[bool],  # noqa: UP045 - typer needs Optional at runtime on 3.11
+        Optional[bool],
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
 ) -> None:
     """Tag Chinese AI-industry news paragraphs with topics."""
 
 
+# Options shared by several commands.
+DataOption = Annotated[
+    Optional[list[Path]],
+    typer.Option("--data", "-d", help="Labeled JSONL file or directory; repeat for several [default: data/…]."),
+]
+ModelRef = Annotated[str, typer.Option("--model", "-m", help="Model file, or an MLflow URI (runs:/…, models:/…).")]
+TrackingUri = Annotated[
+    Optional[str],
+    typer.Option(help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]."),
+]
+Experiment = Annotated[str, typer.Option(help="MLflow experiment.")]
+UserDict = Annotated[Path, typer.Option(help="jieba user dictionary.")]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Processes for CV folds.")]
+Trust = Annotated[bool, typer.Option(help="Load a model file whose checksum does not match its metadata.")]
+
+
 # --- data ---------------------------------------------------------------------------
 
 DataFiles = Annotated[
-    Optional[list[Path]],  # noqa: UP045
+    Optional[list[Path]],
     typer.Argument(help="Labeled JSONL files or directories of them [default: data/paragraphs.jsonl data/authored]"),
 ]
 
@@ -90,21 +108,16 @@ def data_build(
     out: Annotated[Path, typer.Option(help="Labeled file to (re)create.")] = SEED_DATA,
 ) -> None:
     """Recreate paragraph records from every .txt in seeds/, keeping labels by id."""
-    from train.data import build, write_jsonl
+    from train.data import build, write_build
 
     with user_errors():
         report = build(seeds, out)
-        if report.orphans:
-            orphan_file = out.with_name(out.stem + ".orphans.jsonl")
-            previous = orphan_file.read_text(encoding="utf-8").splitlines() if orphan_file.exists() else []
-            rows = [json.loads(line) for line in previous if line.strip()]
-            write_jsonl(orphan_file, rows + [r.to_json() for r in report.orphans])
-        write_jsonl(out, (r.to_json() for r in report.records))
+        orphans = write_build(report, out)
     typer.echo(f"{out}: {len(report.records)} records ({report.kept} kept, {len(report.added)} new and unlabeled)")
     for rid in report.changed:
         typer.echo(f"  {rid}: seed text changed; old labels moved to the orphan file, relabel this record")
-    if report.orphans:
-        typer.echo(f"  {len(report.orphans)} labeled records no longer match a seed line: kept in {orphan_file}")
+    if orphans:
+        typer.echo(f"  {len(report.orphans)} labeled records no longer match a seed line: kept in {orphans}")
 
 
 @data_app.command("check")
@@ -137,88 +150,71 @@ def data_check(
 @data_app.command("stats")
 def data_stats(files: DataFiles = None) -> None:
     """Paragraphs per label, by source and script, unlabeled count and label co-occurrence."""
-    from rich.table import Table
-
+    from train import render
     from train.data import load_dataset, stats
 
     with user_errors():
-        s = stats(load_dataset(files or list(DEFAULT_DATA)).records)
-    console = _console()
-    console.print(
-        f"{s.total} paragraphs: {s.total - s.unlabeled} labeled ({s.no_label} with no label, "
-        f"{s.multi_label} multi-label), {s.unlabeled} unlabeled"
-    )
-    sources = sorted(s.label_by_source)
-    table = Table("label", "total", *sources, title="Paragraphs per label")
-    for label in (*LABELS, "(none)"):
-        total = s.per_label.get(label, s.no_label)
-        table.add_row(label, str(total), *(str(s.label_by_source[src].get(label, 0)) for src in sources))
-    console.print(table)
-    pairs = Table(" ", *LABELS, title="Label co-occurrence")
-    for a in LABELS:
-        cells = [str(s.pairs.get((a, b), s.pairs.get((b, a), ""))) if a != b else "·" for b in LABELS]
-        pairs.add_row(a, *cells)
-    console.print(pairs)
-    console.print("by source: " + ", ".join(f"{k} {v}" for k, v in sorted(s.by_source.items())))
-    console.print("by script: " + ", ".join(f"{k} {v}" for k, v in sorted(s.by_script.items())))
+        summary = stats(load_dataset(files or list(DEFAULT_DATA)).records)
+    render.stats_tables(summary)
 
 
-# --- fit ----------------------------------------------------------------------------
+# --- fit and tune -------------------------------------------------------------------
 
 
 @app.command()
 def fit(
-    data: Annotated[
-        Optional[list[Path]],  # noqa: UP045
-        typer.Option("--data", "-d", help="Labeled JSONL file or directory; repeat for several."),
-    ] = None,
+    data: DataOption = None,
     config_file: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option("--config", help="JSON file of settings; options given explicitly win."),
+        Optional[Path], typer.Option("--config", help="JSON file of settings; options given explicitly win.")
     ] = None,
-    analyzer: Annotated[Optional[Analyzer], typer.Option(help="Jieba words, character n-grams, or both.")] = None,  # noqa: UP045
-    word_ngram_max: Annotated[Optional[int], typer.Option(help="Longest word n-gram.")] = None,  # noqa: UP045
-    char_ngram_min: Annotated[Optional[int], typer.Option(help="Shortest character n-gram.")] = None,  # noqa: UP045
-    char_ngram_max: Annotated[Optional[int], typer.Option(help="Longest character n-gram.")] = None,  # noqa: UP045
-    min_df: Annotated[Optional[int], typer.Option(help="Ignore terms in fewer paragraphs.")] = None,  # noqa: UP045
-    sublinear_tf: Annotated[Optional[bool], typer.Option(help="Use 1 + log(tf).")] = None,  # noqa: UP045
-    classifier: Annotated[Optional[Classifier], typer.Option(help="Linear classifier per label.")] = None,  # noqa: UP045
-    c: Annotated[Optional[float], typer.Option("--C", help="Inverse regularisation strength.")] = None,  # noqa: UP045
-    folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds.")] = None,  # noqa: UP045
-    repeats: Annotated[Optional[int], typer.Option(help="Repeats of stratified CV.")] = None,  # noqa: UP045
-    seed: Annotated[Optional[int], typer.Option(help="Random seed for splits and models.")] = None,  # noqa: UP045
+    analyzer: Annotated[Optional[Analyzer], typer.Option(help="Jieba words, character n-grams, or both.")] = None,
+    word_ngram_max: Annotated[Optional[int], typer.Option(help="Longest word n-gram.")] = None,
+    char_ngram_min: Annotated[Optional[int], typer.Option(help="Shortest character n-gram.")] = None,
+    char_ngram_max: Annotated[Optional[int], typer.Option(help="Longest character n-gram.")] = None,
+    min_df: Annotated[Optional[int], typer.Option(help="Ignore terms in fewer paragraphs.")] = None,
+    sublinear_tf: Annotated[Optional[bool], typer.Option(help="Use 1 + log(tf).")] = None,
+    classifier: Annotated[Optional[Classifier], typer.Option(help="Linear classifier per label.")] = None,
+    c: Annotated[Optional[float], typer.Option("--C", help="Inverse regularisation strength.")] = None,
+    folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds.")] = None,
+    repeats: Annotated[Optional[int], typer.Option(help="Repeats of stratified CV.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed for splits and models.")] = None,
     model: Annotated[Path, typer.Option("--model", "-m", help="Where to write the model.")] = MODEL_PATH,
-    user_dict: Annotated[Path, typer.Option(help="jieba user dictionary.")] = USER_DICT,
-    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = EXPERIMENT,
-    run_name: Annotated[Optional[str], typer.Option(help="MLflow run name.")] = None,  # noqa: UP045
-    tracking_uri: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]."),
-    ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel CV folds.")] = 2,
+    user_dict: UserDict = USER_DICT,
+    experiment: Experiment = EXPERIMENT,
+    run_name: Annotated[Optional[str], typer.Option(help="MLflow run name.")] = None,
+    tracking_uri: TrackingUri = None,
+    register: Annotated[bool, typer.Option(help="Register the model in the MLflow registry as topic-tagger.")] = False,
+    curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve", help="Log a learning curve.")] = True,
+    jobs: Jobs = 2,
 ) -> None:
     """Cross-validate, train on all labeled data, save the model and log the run to MLflow."""
     from dataclasses import replace
 
+    from train import render
     from train.fit import FitRequest, run_fit
-    from train.tracking import resolve_tracking_uri
+    from train.tracking import resolve_tracking_uri, run_url
 
     with user_errors():
         base = FitConfig.from_file(config_file) if config_file else FitConfig()
         overrides: dict[str, Any] = {
-            "analyzer": analyzer.value if analyzer else None,
+            "analyzer": analyzer,
             "word_ngram_max": word_ngram_max,
             "char_ngram_min": char_ngram_min,
             "char_ngram_max": char_ngram_max,
             "min_df": min_df,
             "sublinear_tf": sublinear_tf,
-            "classifier": classifier.value if classifier else None,
+            "classifier": classifier,
             "C": c,
             "folds": folds,
             "repeats": repeats,
             "seed": seed,
         }
-        config = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+        chosen: dict[str, Any] = {
+            key: str(value) if isinstance(value, StrEnum) else value
+            for key, value in overrides.items()
+            if value is not None
+        }
+        config = replace(base, **chosen)
         request = FitRequest(
             data=data or list(DEFAULT_DATA),
             model_path=model,
@@ -228,20 +224,56 @@ def fit(
             experiment=experiment,
             run_name=run_name,
             n_jobs=jobs,
+            register=register,
+            learning_curve=curve,
         )
         with _progress() as progress:
             result = run_fit(request, progress)
-    _render_fit(result, request)
+    render.fit_summary(result, request, run_url(request.tracking_uri, result.experiment_id, result.run_id))
 
 
-def _console() -> Console:
-    """Rich console for results; wide enough for the fit table when piped to a file."""
-    from rich.console import Console
+@app.command()
+def tune(
+    data: DataOption = None,
+    n_iter: Annotated[
+        Optional[int], typer.Option("--n-iter", help="Random configurations to try [default: 12]; 0 = the full grid.")
+    ] = None,
+    space_file: Annotated[
+        Optional[Path], typer.Option("--space", help="JSON object of setting → list of values [default: built in].")
+    ] = None,
+    score: Annotated[str, typer.Option(help="Metric to maximise (grouped CV: unseen sources).")] = "grouped_macro_f1",
+    config_file: Annotated[
+        Optional[Path], typer.Option("--config", help="Base settings (folds, repeats, seed…).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the best settings.")] = Path("configs/best.json"),
+    user_dict: UserDict = USER_DICT,
+    experiment: Experiment = EXPERIMENT,
+    run_name: Annotated[str, typer.Option(help="Name of the parent MLflow run.")] = "tune",
+    tracking_uri: TrackingUri = None,
+    jobs: Jobs = 2,
+) -> None:
+    """Search pipeline settings with fit's cross-validation; one MLflow child run per configuration."""
+    from train import render
+    from train.tracking import resolve_tracking_uri
+    from train.tune import SEARCH_SPACE, TuneRequest, load_space, run_tune
 
-    console = Console(soft_wrap=True)
-    if not console.is_terminal:
-        console = Console(soft_wrap=True, width=140)
-    return console
+    with user_errors():
+        request = TuneRequest(
+            data=data or list(DEFAULT_DATA),
+            base=FitConfig.from_file(config_file) if config_file else FitConfig(),
+            space=load_space(space_file) if space_file else SEARCH_SPACE,
+            n_iter=None if n_iter == 0 else (n_iter or 12),
+            score=score,
+            out=out,
+            user_dict=user_dict if user_dict.exists() else None,
+            tracking_uri=resolve_tracking_uri(tracking_uri),
+            experiment=experiment,
+            run_name=run_name,
+            n_jobs=jobs,
+        )
+        with _progress() as progress:
+            result = run_tune(request, progress)
+    render.tune_summary(result, score, str(out))
 
 
 @contextmanager
@@ -260,149 +292,174 @@ def _progress() -> Iterator[Callable[[str, int], Callable[[], None]]]:
         yield stage
 
 
-def _render_fit(result: FitResult, request: FitRequest) -> None:
-    from rich.table import Table
-
-    from train.tracking import run_url
-
-    console = _console()
-    cv, baseline = result.cv.mean(), result.baseline.mean()
-    columns = {"CV": cv, "baseline": baseline}
-    if result.grouped is not None:
-        columns["grouped"] = result.grouped
-    if result.grouped_seed is not None:
-        columns["grouped seed"] = result.grouped_seed
-    columns.update(
-        {name.replace("_to_", "→").replace("authored", "auth"): m for name, m in result.cross_source.items()}
-    )
-    table = Table(title=f"Out-of-fold F1 ({result.n_train} paragraphs)")
-    table.add_column("label", no_wrap=True)
-    for name in ("n", *columns, "thr"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for label, threshold in zip(LABELS, result.thresholds, strict=True):
-        table.add_row(
-            label,
-            str(cv.per_label[label].support),
-            *(f"{m.per_label[label].f1:.3f}" for m in columns.values()),
-            f"{threshold:.2f}",
-        )
-    table.add_row("macro F1", "", *(f"{m.macro_f1:.3f}" for m in columns.values()), "", style="bold")
-    table.add_row("micro F1", "", *(f"{m.micro_f1:.3f}" for m in columns.values()), "")
-    console.print(table)
-    if result.n_unlabeled:
-        console.print(f"skipped {result.n_unlabeled} unlabeled records")
-    console.print(
-        f"stratified CV macro-F1 {result.cv.macro_f1:.3f} ± {result.cv.macro_f1_std:.3f} "
-        f"({request.config.folds} folds × {request.config.repeats} repeats) vs baseline {result.baseline.macro_f1:.3f}"
-    )
-    console.print(f"model: {request.model_path}  ({result.seconds:.0f} s)")
-    console.print(f"MLflow run {result.run_id} in experiment {request.experiment}: {result.model_uri}")
-    console.print(f"open it: train ui, then {run_url(request.tracking_uri, result.experiment_id, result.run_id)}")
-
-
-# --- predict ------------------------------------------------------------------------
+# --- predict, evaluate, explain, suggest ---------------------------------------------
 
 
 @app.command()
 def predict(
     texts: Annotated[
-        Optional[list[str]],  # noqa: UP045
-        typer.Argument(help="Paragraphs to tag; `-` reads an article from stdin."),
+        Optional[list[str]], typer.Argument(help="Paragraphs to tag; `-` reads an article from stdin.")
     ] = None,
     file: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Option("--file", "-f", help="A .txt article (one paragraph per line) or a .jsonl of {id, text}."),
     ] = None,
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Model file, or an MLflow URI (runs:/..., models:/...).")
-    ] = str(MODEL_PATH),
+    model: ModelRef = str(MODEL_PATH),
     output_format: Annotated[
-        Optional[OutputFormat],  # noqa: UP045
+        Optional[OutputFormat],
         typer.Option("--format", help="Output format [default: table on a terminal, else jsonl]."),
     ] = None,
-    trust: Annotated[bool, typer.Option(help="Load a model file whose checksum does not match its metadata.")] = False,
-    tracking_uri: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(help="MLflow store for runs:/ and models:/ URIs [default: as for fit]."),
-    ] = None,
+    explain: Annotated[bool, typer.Option(help="Show the terms behind each label a paragraph gets.")] = False,
+    trust: Trust = False,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Tag paragraphs, an article, or a JSONL batch with topics."""
     from train import predict as p
+    from train import render
 
     chosen = output_format or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.jsonl)
     with user_errors():
         if bool(texts) == bool(file):
             raise TrainError("give either texts to tag or --file, not both or neither")
         tagger = p.load_tagger(model, trust=trust, tracking_uri=tracking_uri)
-        article = False
-        if texts == ["-"] or file == Path("-"):
-            paragraphs: Iterator[p.Paragraph] | list[p.Paragraph] = p.paragraphs_of_article(p.stdin_lines(), "stdin")
-            article = True
-        elif file is not None and file.suffix == ".jsonl":
-            paragraphs = p.paragraphs_of_jsonl(file)
-        elif file is not None:
-            from train.data import read_lines
-
-            paragraphs = p.paragraphs_of_article(read_lines(file), file.stem)
-            article = True
-        else:
-            paragraphs = p.paragraphs_of_texts(texts or [])
-        tagged = p.tag(tagger, paragraphs)
-        if chosen in (OutputFormat.jsonl, OutputFormat.csv):
-            _stream(tagged, chosen)
+        paragraphs, article = p.read_input(texts or [], file)
+        tagged = p.tag(tagger, paragraphs, explain=explain)
+        if chosen is OutputFormat.jsonl:
+            render.stream_jsonl(tagged)
+            return
+        if chosen is OutputFormat.csv:
+            render.stream_csv(tagged)
             return
         rows = list(tagged)
         if not rows:
             raise TrainError(f"{file or 'input'}: no paragraphs to tag")
     summary = p.summarize(rows, tagger.labels) if article else None
     if chosen is OutputFormat.json:
-        payload = {"paragraphs": [_row(t) for t in rows], "summary": vars(summary) if summary else None}
-        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        typer.echo(render.tagged_json(rows, summary))
     else:
-        _render_table(rows, summary)
+        render.tagged_table(rows, summary)
 
 
-def _row(tagged: Tagged) -> dict[str, object]:
-    return {"id": tagged.id, "text": tagged.text, "labels": list(tagged.labels), "scores": tagged.scores}
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labeled JSONL the model never trained on.")],
+    model: ModelRef = str(MODEL_PATH),
+    output_format: Annotated[ReportFormat, typer.Option("--format", help="table or json.")] = ReportFormat.table,
+    track: Annotated[bool, typer.Option(help="Log an MLflow evaluation run.")] = True,
+    experiment: Experiment = EXPERIMENT,
+    tracking_uri: TrackingUri = None,
+    trust: Trust = False,
+) -> None:
+    """Score a saved model on a held-out labeled file: per-label P/R/F1, micro/macro F1, subset accuracy."""
+    from train import render
+    from train.predict import evaluate_file
 
+    with user_errors():
+        result = evaluate_file(model, data, trust=trust, tracking_uri=tracking_uri)
+        if track:
+            from train import tracking
 
-def _stream(tagged: Iterator[Tagged], output_format: OutputFormat) -> None:
-    """Write each result as soon as its batch is tagged."""
-    if output_format is OutputFormat.jsonl:
-        for t in tagged:
-            sys.stdout.write(json.dumps(_row(t), ensure_ascii=False) + "\n")
+            uri = tracking.resolve_tracking_uri(tracking_uri)
+            experiment_id = tracking.connect(uri, experiment)
+            tags = {
+                "training_run_id": result.training_run_id,
+                "eval_data": str(data),
+                "eval_data_sha256": result.data_sha256,
+            }
+            report_text = render.metrics_json(result.metrics)
+            run_id = tracking.log_evaluation(
+                experiment_id, f"evaluate-{data.stem}", result.metrics.flat("eval_"), tags, report_text
+            )
+    if output_format is ReportFormat.json:
+        typer.echo(render.metrics_json(result.metrics))
         return
-    writer = csv.writer(sys.stdout)
-    writer.writerow(["id", "text", "labels", *LABELS])
-    for t in tagged:
-        writer.writerow([t.id, t.text, ";".join(t.labels), *(t.scores.get(label, "") for label in LABELS)])
+    render.evaluation_table(result.metrics, f"{model} on {data} ({result.n} paragraphs)")
+    if track:
+        typer.echo(f"MLflow evaluation run {run_id} (training run {result.training_run_id or 'unknown'})")
 
 
-def _render_table(rows: Sequence[Tagged], summary: ArticleSummary | None) -> None:
-    from rich.table import Table
+@app.command()
+def explain(
+    model: ModelRef = str(MODEL_PATH),
+    n: Annotated[int, typer.Option("--n", help="Terms per side.")] = 15,
+    output_format: Annotated[ReportFormat, typer.Option("--format", help="table or json.")] = ReportFormat.table,
+    trust: Trust = False,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """The terms that push each label up or down the most in the saved model."""
+    import json
 
-    console = _console()
-    table = Table("id", "paragraph", "labels", "scores")
-    for t in rows:
-        text = t.text if len(t.text) <= 60 else t.text[:59] + "…"
-        top = sorted(t.scores.items(), key=lambda kv: -kv[1])[:2]
-        table.add_row(t.id, text, ", ".join(t.labels) or "—", "  ".join(f"{k} {v:.2f}" for k, v in top))
-    console.print(table)
-    if summary is not None:
-        shares = ", ".join(f"{label} {summary.share[label]:.0%}" for label in summary.labels) or "—"
-        console.print(f"article: {summary.paragraphs} paragraphs; topics: {shares}")
+    from train import render
+    from train.explain import top_terms
+    from train.predict import load_tagger
+
+    with user_errors():
+        tagger = load_tagger(model, trust=trust, tracking_uri=tracking_uri)
+        terms = top_terms(tagger.pipeline, tagger.labels, n)
+    if output_format is ReportFormat.json:
+        typer.echo(json.dumps(terms, ensure_ascii=False, indent=2))
+    else:
+        render.terms_table(terms)
 
 
-# --- ui -----------------------------------------------------------------------------
+@app.command()
+def suggest(
+    data: DataOption = None,
+    n: Annotated[int, typer.Option("--n", help="How many paragraphs to suggest.")] = 20,
+    model: ModelRef = str(MODEL_PATH),
+    trust: Trust = False,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Unlabeled paragraphs ranked by how much labeling them would help (the model's uncertainty)."""
+    from train import render
+    from train.data import load_dataset
+    from train.predict import Paragraph, load_tagger, most_uncertain
+
+    with user_errors():
+        unlabeled = [r for r in load_dataset(data or list(DEFAULT_DATA)).records if r.labels is None]
+        if not unlabeled:
+            raise TrainError('no unlabeled records ("labels": null) in the data; nothing to suggest')
+        tagger = load_tagger(model, trust=trust, tracking_uri=tracking_uri)
+        suggestions = most_uncertain(tagger, (Paragraph(r.id, r.text) for r in unlabeled), n)
+    render.suggestions_table(suggestions)
+
+
+# --- registry and UI ----------------------------------------------------------------
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered version number (see `train models`).")],
+    alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Point models:/topic-tagger@ALIAS (default champion) at a registered version."""
+    from train import tracking
+
+    with user_errors():
+        tracking.connect_registry(tracking.resolve_tracking_uri(tracking_uri))
+        tracking.promote(version, alias)
+    typer.echo(f"models:/{tracking.REGISTERED_MODEL}@{alias} → version {version}")
+
+
+@app.command()
+def models(tracking_uri: TrackingUri = None) -> None:
+    """Registered versions of topic-tagger with their aliases and metrics."""
+    from train import render, tracking
+
+    with user_errors():
+        tracking.connect_registry(tracking.resolve_tracking_uri(tracking_uri))
+        versions = tracking.list_versions()
+    if not versions:
+        typer.echo("no registered versions yet: train fit --register")
+        return
+    render.versions_table(versions)
 
 
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
-    tracking_uri: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(help="Tracking store [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]."),
-    ] = None,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Open the MLflow UI on the same store `train fit` logs to."""
     from train.tracking import resolve_tracking_uri
@@ -412,18 +469,8 @@ def ui(
         typer.echo(f"tracking server: open {uri} in a browser")
         return
     typer.echo(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     if uri.startswith("sqlite:///"):
         command += ["--default-artifact-root", (Path.cwd() / "mlruns").as_uri()]
     try:

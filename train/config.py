@@ -26,7 +26,7 @@ MODEL_PATH = Path("models/topic_classifier.joblib")
 EXPERIMENT = "topic-tagger"
 
 Analyzer = Literal["word", "char", "both"]
-ClassifierKind = Literal["logreg", "svm"]
+ClassifierKind = Literal["logreg", "svm", "nb", "sgd"]
 
 
 @dataclass(frozen=True)

@@ -335,3 +335,18 @@ def shared_runs(
             for other in owners[piece] - {rid}:
                 found.setdefault((rid, other), piece)
     return [(rid, other, piece) for (rid, other), piece in sorted(found.items())]
+
+
+def orphan_path(labeled_path: Path) -> Path:
+    return labeled_path.with_name(labeled_path.stem + ".orphans.jsonl")
+
+
+def write_build(report: BuildReport, labeled_path: Path) -> Path | None:
+    """Write the rebuilt records; append orphans to their own file first, so no label is ever lost."""
+    orphans = None
+    if report.orphans:
+        orphans = orphan_path(labeled_path)
+        kept = scan([orphans])[0] if orphans.exists() else []
+        write_jsonl(orphans, [r.to_json() for r in [*kept, *report.orphans]])
+    write_jsonl(labeled_path, (r.to_json() for r in report.records))
+    return orphans

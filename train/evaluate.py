@@ -13,7 +13,6 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import Pipeline
 
 from train.config import LABELS
 
@@ -253,31 +252,33 @@ def cross_source(
     return compute_metrics(y_test, scores >= thresholds)
 
 
-# --- inspection ---------------------------------------------------------------------
+def learning_curve(
+    estimator: BaseEstimator,
+    texts: Sequence[str],
+    y: np.ndarray,
+    splits: Sequence[Split],
+    *,
+    fractions: Sequence[float] = (0.2, 0.4, 0.6, 0.8),
+    seed: int = 0,
+    n_jobs: int = 1,
+    on_fold: OnFold | None = None,
+) -> list[tuple[int, float]]:
+    """(training paragraphs, out-of-fold macro-F1) when each fold trains on a fraction of its data.
+
+    The test folds stay whole, so the points differ only in how much the model saw.
+    """
+    rng = np.random.default_rng(seed)
+    points = []
+    for fraction in fractions:
+        smaller = [
+            (rng.choice(train, max(1, round(fraction * len(train))), replace=False), test) for train, test in splits
+        ]
+        scores, fold_of = out_of_fold_scores(estimator, texts, y, smaller, n_jobs=n_jobs, on_fold=on_fold)
+        metrics = compute_metrics(y, cross_fitted_decisions(scores, y, fold_of))
+        points.append((round(float(np.mean([len(train) for train, _ in smaller]))), metrics.macro_f1))
+    return points
 
 
-def label_coefficients(pipeline: Pipeline) -> np.ndarray:
-    """Linear weight of every feature for every label, shape (n_labels, n_features)."""
-    rows = []
-    for estimator in pipeline.named_steps["clf"].estimators_:
-        if hasattr(estimator, "coef_"):
-            rows.append(estimator.coef_.ravel())
-        elif hasattr(estimator, "calibrated_classifiers_"):
-            rows.append(np.mean([c.estimator.coef_.ravel() for c in estimator.calibrated_classifiers_], axis=0))
-        else:  # a label that never occurred: a constant predictor has no terms
-            rows.append(np.zeros(len(pipeline.named_steps["features"].get_feature_names_out())))
-    return np.vstack(rows)
-
-
-def top_terms(pipeline: Pipeline, n: int = 15) -> dict[str, dict[str, list[tuple[str, float]]]]:
-    """The n most positive and most negative features per label."""
-    names = pipeline.named_steps["features"].get_feature_names_out()
-    coefficients = label_coefficients(pipeline)
-    out: dict[str, dict[str, list[tuple[str, float]]]] = {}
-    for label, row in zip(LABELS, coefficients, strict=True):
-        order = np.argsort(row)
-        out[label] = {
-            "positive": [(str(names[i]), float(row[i])) for i in order[::-1][:n]],
-            "negative": [(str(names[i]), float(row[i])) for i in order[:n]],
-        }
-    return out
+def evaluate_model(scores: np.ndarray, thresholds: np.ndarray, y_true: np.ndarray) -> Metrics:
+    """A saved model's metrics on a labeled file it never trained on."""
+    return compute_metrics(y_true, scores >= thresholds)

@@ -6,7 +6,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 
 from train import __version__
 from train.config import LABELS, FitConfig
-from train.data import Dataset, Record, label_matrix, load_dataset
+from train.data import Record, label_matrix, load_dataset
 from train.errors import DataError
 from train.evaluate import (
     CVResult,
@@ -27,14 +27,19 @@ from train.evaluate import (
     cross_validate,
     final_thresholds,
     grouped_splits,
+    learning_curve,
     stratified_splits,
-    top_terms,
 )
+from train.explain import top_terms
 from train.model import TopicModel, build_baseline, build_pipeline, save
 from train.tokens import read_user_words
 
 # A stage name and its number of folds in; returns the callback to tick once per fold.
 ProgressFactory = Callable[[str, int], Callable[[], None]]
+
+
+def no_progress(description: str, total: int) -> Callable[[], None]:
+    return lambda: None
 
 
 @dataclass(frozen=True)
@@ -47,22 +52,49 @@ class FitRequest:
     experiment: str
     run_name: str | None = None
     n_jobs: int = 1
+    register: bool = False
+    learning_curve: bool = True
+
+
+@dataclass
+class Evaluation:
+    """Every out-of-sample score of one configuration on one labeled set."""
+
+    cv: CVResult
+    baseline: CVResult
+    grouped: Metrics | None = None
+    grouped_seed: Metrics | None = None
+    cross_source: dict[str, Metrics] = field(default_factory=dict)
+    learning_curve: list[tuple[int, float]] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, float]:
+        """Flat metric names as logged to MLflow and written to the sidecar."""
+        out = {
+            **self.cv.mean().flat(),
+            "macro_f1_std": self.cv.macro_f1_std,
+            "baseline_macro_f1": self.baseline.macro_f1,
+        }
+        out.update({f"baseline_f1_{k}": v.f1 for k, v in self.baseline.mean().per_label.items()})
+        if self.grouped is not None:
+            out.update(self.grouped.flat("grouped_"))
+        if self.grouped_seed is not None:
+            out.update(self.grouped_seed.flat("grouped_seed_"))
+        for name, scores in self.cross_source.items():
+            out.update(scores.flat(f"{name}_"))
+        return out
 
 
 @dataclass
 class FitResult:
     n_train: int
     n_unlabeled: int
-    cv: CVResult
-    baseline: CVResult
-    grouped: Metrics | None
-    grouped_seed: Metrics | None
-    cross_source: dict[str, Metrics]
+    evaluation: Evaluation
     thresholds: np.ndarray
     run_id: str
     experiment_id: str
     model_uri: str
     seconds: float
+    registered_version: str | None = None
 
 
 def default_run_name(config: FitConfig) -> str:
@@ -83,14 +115,69 @@ def check_trainable(records: Sequence[Record], folds: int) -> None:
             )
 
 
-def _is_seed(record: Record) -> bool:
-    return record.source == "seed"
+def evaluate_config(
+    pipeline: Pipeline,
+    records: Sequence[Record],
+    config: FitConfig,
+    *,
+    n_jobs: int = 1,
+    progress: ProgressFactory = no_progress,
+    with_cross_source: bool = True,
+    with_learning_curve: bool = False,
+) -> Evaluation:
+    """Repeated stratified CV with its baseline, grouped CV, cross-source and (optionally) a learning curve."""
+    texts = [r.text for r in records]
+    y = np.asarray(label_matrix(records))
+    groups = [r.group for r in records]
+    seed = np.array([r.source == "seed" for r in records])
+
+    partitions = [stratified_splits(y, config.folds, config.seed + r) for r in range(config.repeats)]
+    tick = progress("cross-validation", config.folds * config.repeats)
+    evaluation = Evaluation(
+        cv=cross_validate(pipeline, texts, y, partitions, n_jobs=n_jobs, on_fold=tick),
+        baseline=cross_validate(build_baseline(config), texts, y, partitions),
+    )
+    if len(set(groups)) >= 2:
+        splits = grouped_splits(groups, config.folds)
+        tick = progress("grouped CV (by article / batch)", len(splits))
+        grouped = cross_validate(pipeline, texts, y, [splits], n_jobs=n_jobs, on_fold=tick)
+        evaluation.grouped = grouped.runs[0]
+        if seed.any() and not seed.all():
+            # The seed articles are real outlets' text: their held-out score is the closest to "unseen".
+            decisions = cross_fitted_decisions(grouped.scores[0], y, grouped.folds[0])
+            evaluation.grouped_seed = compute_metrics(y[seed], decisions[seed])
+    if with_cross_source and seed.any() and not seed.all():
+        text_array = np.asarray(texts, dtype=object)
+        for name, train_mask in (("authored_to_seed", ~seed), ("seed_to_authored", seed)):
+            if (y[train_mask].sum(axis=0) < config.folds).any():
+                continue  # too few examples of some label on this side to choose thresholds
+            tick = progress(f"cross-source {name.replace('_', ' ')}", config.folds)
+            evaluation.cross_source[name] = cross_source(
+                pipeline,
+                list(text_array[train_mask]),
+                y[train_mask],
+                list(text_array[~train_mask]),
+                y[~train_mask],
+                folds=config.folds,
+                seed=config.seed,
+                n_jobs=n_jobs,
+                on_fold=tick,
+            )
+    if with_learning_curve:
+        fractions = (0.2, 0.4, 0.6, 0.8)
+        tick = progress("learning curve", config.folds * len(fractions))
+        points = learning_curve(
+            pipeline, texts, y, partitions[0], fractions=fractions, seed=config.seed, n_jobs=n_jobs, on_fold=tick
+        )
+        full = round(float(np.mean([len(train) for train, _ in partitions[0]])))
+        evaluation.learning_curve = [*points, (full, evaluation.cv.runs[0].macro_f1)]
+    return evaluation
 
 
-def run_fit(request: FitRequest, progress: ProgressFactory) -> FitResult:
+def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> FitResult:
     """Evaluate with CV, fit on all labeled data, save atomically, log to MLflow."""
     started = time.perf_counter()
-    dataset: Dataset = load_dataset(request.data)
+    dataset = load_dataset(request.data)
     records = dataset.labeled
     config = request.config
     check_trainable(records, config.folds)
@@ -101,56 +188,34 @@ def run_fit(request: FitRequest, progress: ProgressFactory) -> FitResult:
     experiment_id = tracking.connect(request.tracking_uri, request.experiment)
     texts = [r.text for r in records]
     y = np.asarray(label_matrix(records))
-    groups = [r.group for r in records]
     pipeline = build_pipeline(config, user_words)
     tags = {"git_commit": tracking.git_commit(), "data_sha256": dataset.sha256, "train_version": __version__}
-    run_name = request.run_name or default_run_name(config)
 
-    with tracking.run(experiment_id, run_name, tags) as run_id:
+    with tracking.run(experiment_id, request.run_name or default_run_name(config), tags) as run_id:
         tracking.log_params(
             {
                 **config.to_params(),
                 "n_train": len(records),
                 "user_words": len(user_words),
-                "data": ",".join(map(str, request.data)),
+                "data": _joined(request.data),
             }
         )
-        partitions = [stratified_splits(y, config.folds, config.seed + r) for r in range(config.repeats)]
-        tick = progress("cross-validation", config.folds * config.repeats)
-        cv = cross_validate(pipeline, texts, y, partitions, n_jobs=request.n_jobs, on_fold=tick)
-        baseline = cross_validate(build_baseline(config), texts, y, partitions)
-
-        grouped, grouped_seed = None, None
-        if len(set(groups)) >= 2:
-            splits = grouped_splits(groups, config.folds)
-            tick = progress("grouped CV (by article / batch)", len(splits))
-            result = cross_validate(pipeline, texts, y, [splits], n_jobs=request.n_jobs, on_fold=tick)
-            grouped = result.runs[0]
-            seed = np.array([_is_seed(r) for r in records])
-            if seed.any() and not seed.all():
-                # The seed articles are real outlets' text: their held-out score is the closest to "unseen".
-                decisions = cross_fitted_decisions(result.scores[0], y, result.folds[0])
-                grouped_seed = compute_metrics(y[seed], decisions[seed])
-
-        sources = _cross_source_scores(records, y, texts, pipeline, config, request.n_jobs, progress)
-
+        evaluation = evaluate_config(
+            pipeline,
+            records,
+            config,
+            n_jobs=request.n_jobs,
+            progress=progress,
+            with_learning_curve=request.learning_curve,
+        )
         tick = progress("final fit on all labeled data", 1)
-        thresholds = final_thresholds(cv, y)
+        thresholds = final_thresholds(evaluation.cv, y)
         model = TopicModel(pipeline=pipeline.fit(texts, y), labels=LABELS, thresholds=thresholds)
         tick()
 
-        metrics = {**cv.mean().flat(), "macro_f1_std": cv.macro_f1_std, "baseline_macro_f1": baseline.macro_f1}
-        metrics.update({f"baseline_f1_{k}": v.f1 for k, v in baseline.mean().per_label.items()})
-        if grouped is not None:
-            metrics.update(grouped.flat("grouped_"))
-        if grouped_seed is not None:
-            metrics.update(grouped_seed.flat("grouped_seed_"))
-        for name, scores in sources.items():
-            metrics.update(scores.flat(f"{name}_"))
-        for label, threshold in zip(LABELS, thresholds, strict=True):
-            metrics[f"threshold_{label}"] = float(threshold)
+        metrics = evaluation.metrics()
+        metrics.update({f"threshold_{label}": float(t) for label, t in zip(LABELS, thresholds, strict=True)})
         tracking.log_metrics(metrics)
-
         save(
             model,
             request.model_path,
@@ -160,91 +225,54 @@ def run_fit(request: FitRequest, progress: ProgressFactory) -> FitResult:
                 "data_files": [vars(f) for f in dataset.files],
                 "data_sha256": dataset.sha256,
                 "n_train": len(records),
-                "versions": _versions(),
+                "versions": library_versions(),
                 "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "mlflow_run_id": run_id,
                 "tracking_uri": request.tracking_uri,
             },
         )
-        tracking.log_dataset([r.id for r in records], texts, y, ",".join(map(str, request.data)), dataset.sha256)
-        _log_report(records, texts, y, cv, baseline, grouped, sources, model)
+        tracking.log_dataset([r.id for r in records], texts, y, _joined(request.data), dataset.sha256)
+        _log_report(records, y, evaluation, model)
         model_uri = tracking.log_model(request.model_path, texts[:3])
+        registered = tracking.register(model_uri) if request.register else None
         tracking.log_metrics({"fit_seconds": time.perf_counter() - started})
 
     return FitResult(
         n_train=len(records),
         n_unlabeled=dataset.n_unlabeled,
-        cv=cv,
-        baseline=baseline,
-        grouped=grouped,
-        grouped_seed=grouped_seed,
-        cross_source=sources,
+        evaluation=evaluation,
         thresholds=thresholds,
         run_id=run_id,
         experiment_id=experiment_id,
         model_uri=model_uri,
         seconds=time.perf_counter() - started,
+        registered_version=registered,
     )
 
 
-def _cross_source_scores(
-    records: Sequence[Record],
-    y: np.ndarray,
-    texts: Sequence[str],
-    pipeline: Pipeline,
-    config: FitConfig,
-    n_jobs: int,
-    progress: ProgressFactory,
-) -> dict[str, Metrics]:
-    """Train on the seed articles and score the authored corpus, and the other way round."""
-    seed = np.array([_is_seed(r) for r in records])
-    if seed.all() or not seed.any():
-        return {}
-    text_array = np.asarray(texts, dtype=object)
-    out: dict[str, Metrics] = {}
-    for name, train_mask in (("authored_to_seed", ~seed), ("seed_to_authored", seed)):
-        y_train = y[train_mask]
-        if (y_train.sum(axis=0) < config.folds).any():
-            continue  # too few examples of some label on this side to choose thresholds
-        tick = progress(f"cross-source {name.replace('_', ' ')}", config.folds)
-        out[name] = cross_source(
-            pipeline,
-            list(text_array[train_mask]),
-            y_train,
-            list(text_array[~train_mask]),
-            y[~train_mask],
-            folds=config.folds,
-            seed=config.seed,
-            n_jobs=n_jobs,
-            on_fold=tick,
-        )
-    return out
+def _joined(paths: Sequence[Path]) -> str:
+    return ",".join(map(str, paths))
 
 
-def _versions() -> dict[str, str]:
-    names = ["scikit-learn", "jieba", "joblib", "numpy", "opencc", "mlflow"]
+def library_versions() -> dict[str, str]:
+    """Versions a saved model depends on; `model.load` refuses a mismatch."""
+    names = ["scikit-learn", "jieba", "joblib", "numpy", "opencc"]
     return {"python": platform.python_version(), "train": __version__, **{n: version(n) for n in names}}
 
 
-def _log_report(
-    records: Sequence[Record],
-    texts: Sequence[str],
-    y: np.ndarray,
-    cv: CVResult,
-    baseline: CVResult,
-    grouped: Metrics | None,
-    sources: dict[str, Metrics],
-    model: TopicModel,
-) -> None:
+def _log_report(records: Sequence[Record], y: np.ndarray, evaluation: Evaluation, model: TopicModel) -> None:
     import pandas as pd
 
     from train import report, tracking
 
+    cv = evaluation.cv
     decisions = cross_fitted_decisions(cv.scores[0], y, cv.folds[0])
-    named = {"cv": cv.mean(), "baseline": baseline.mean()}
-    if grouped is not None:
-        named["grouped_cv"] = grouped
-    named.update(sources)
+    named = {"cv": cv.mean(), "baseline": evaluation.baseline.mean()}
+    if evaluation.grouped is not None:
+        named["grouped_cv"] = evaluation.grouped
+    if evaluation.grouped_seed is not None:
+        named["grouped_seed"] = evaluation.grouped_seed
+    named.update(evaluation.cross_source)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         text = [
@@ -256,7 +284,11 @@ def _log_report(
         ]
         (folder / "classification_report.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
         report.confusion_figure(y, decisions, folder / "confusion_matrices.png")
-        report.write_json(folder / "top_terms.json", top_terms(model.pipeline))
+        if evaluation.learning_curve:
+            report.learning_curve_figure(
+                evaluation.learning_curve, evaluation.baseline.macro_f1, folder / "learning_curve.png"
+            )
+        report.write_json(folder / "top_terms.json", top_terms(model.pipeline, model.labels))
         tracking.log_artifacts(folder)
-    rows = report.mistakes([r.id for r in records], texts, y, decisions, cv.scores[0])
+    rows = report.mistakes([r.id for r in records], [r.text for r in records], y, decisions, cv.scores[0])
     tracking.log_table(pd.DataFrame(rows), "report/oof_mistakes.json")

@@ -17,8 +17,9 @@ from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.multiclass import OneVsRestClassifier
+from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
@@ -53,12 +54,19 @@ def build_features(config: FitConfig, user_words: Sequence[str]) -> FeatureUnion
 
 
 def build_classifier(config: FitConfig) -> BaseEstimator:
+    """One binary linear model per label; `C` is the inverse regularisation strength for every kind."""
+    base: BaseEstimator
     if config.classifier == "logreg":
-        base: BaseEstimator = LogisticRegression(
-            C=config.C, class_weight="balanced", solver="liblinear", random_state=config.seed
-        )
-    else:
+        base = LogisticRegression(C=config.C, class_weight="balanced", solver="liblinear", random_state=config.seed)
+    elif config.classifier == "svm":
+        # LinearSVC has no probabilities; calibration gives scores that thresholds can cut.
         base = CalibratedClassifierCV(LinearSVC(C=config.C, class_weight="balanced", random_state=config.seed), cv=3)
+    elif config.classifier == "nb":
+        base = ComplementNB(alpha=1.0 / config.C)
+    else:
+        base = SGDClassifier(
+            loss="log_loss", alpha=1e-4 * 4.0 / config.C, class_weight="balanced", random_state=config.seed
+        )
     return OneVsRestClassifier(base)
 
 

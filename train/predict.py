@@ -5,15 +5,20 @@ Kept lean: a local model file never imports mlflow.
 
 from __future__ import annotations
 
+import heapq
 import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
-from train.data import read_lines
+import numpy as np
+
+from train.data import load_dataset, read_lines
 from train.errors import DataError
+from train.evaluate import Metrics
 from train.model import TopicModel, load
 
 BATCH_SIZE = 512
@@ -31,6 +36,7 @@ class Tagged:
     text: str
     labels: tuple[str, ...]
     scores: dict[str, float]
+    reasons: dict[str, list[tuple[str, float]]] | None = None  # per assigned label, its strongest terms
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,30 @@ def is_mlflow_uri(ref: str) -> bool:
     return ref.startswith(("runs:/", "models:/", "mlflow-artifacts:/"))
 
 
-def load_tagger(ref: str, *, trust: bool = False, tracking_uri: str | None = None) -> TopicModel:
-    """A joblib path, or an MLflow model URI (which needs mlflow)."""
+def load_with_metadata(
+    ref: str, *, trust: bool = False, tracking_uri: str | None = None
+) -> tuple[TopicModel, dict[str, Any]]:
+    """A joblib path, or an MLflow model URI (which needs mlflow), with the model's sidecar metadata."""
     if is_mlflow_uri(ref):
         from train import tracking
 
-        model: TopicModel = tracking.load_model(ref, tracking_uri)
-        return model
-    return load(Path(ref), trust=trust)[0]
+        return tracking.load_model(ref, tracking_uri)
+    return load(Path(ref), trust=trust)
+
+
+def load_tagger(ref: str, *, trust: bool = False, tracking_uri: str | None = None) -> TopicModel:
+    return load_with_metadata(ref, trust=trust, tracking_uri=tracking_uri)[0]
+
+
+def read_input(texts: Sequence[str], file: Path | None) -> tuple[Iterable[Paragraph], bool]:
+    """Paragraphs from arguments, a .txt article, a .jsonl batch or stdin; and whether it is one article."""
+    if list(texts) == ["-"] or file == Path("-"):
+        return paragraphs_of_article(stdin_lines(), "stdin"), True
+    if file is not None and file.suffix == ".jsonl":
+        return paragraphs_of_jsonl(file), False
+    if file is not None:
+        return paragraphs_of_article(read_lines(file), file.stem), True
+    return paragraphs_of_texts(texts), False
 
 
 def paragraphs_of_texts(texts: Sequence[str]) -> list[Paragraph]:
@@ -93,18 +115,28 @@ def stdin_lines() -> Iterator[tuple[int, str]]:
         yield number, line.rstrip("\r\n")
 
 
-def tag(model: TopicModel, paragraphs: Iterable[Paragraph], batch_size: int = BATCH_SIZE) -> Iterator[Tagged]:
+def tag(
+    model: TopicModel, paragraphs: Iterable[Paragraph], batch_size: int = BATCH_SIZE, *, explain: bool = False
+) -> Iterator[Tagged]:
     """Tag paragraphs batch by batch, so memory stays flat whatever the input size."""
     iterator = iter(paragraphs)
     while batch := list(islice(iterator, batch_size)):
-        scores = model.scores([p.text for p in batch])
+        texts = [p.text for p in batch]
+        scores = model.scores(texts)
         decided = model.decide(scores)
-        for paragraph, row, on in zip(batch, scores, decided, strict=True):
+        why: list[dict[str, list[tuple[str, float]]]] | list[None] = [None] * len(batch)
+        if explain:
+            from train.explain import contributions
+
+            why = contributions(model.pipeline, texts, model.labels)
+        for paragraph, row, on, reasons in zip(batch, scores, decided, why, strict=True):
+            labels = tuple(label for label, flag in zip(model.labels, on, strict=True) if flag)
             yield Tagged(
                 id=paragraph.id,
                 text=paragraph.text,
-                labels=tuple(label for label, flag in zip(model.labels, on, strict=True) if flag),
+                labels=labels,
                 scores={label: round(float(s), 4) for label, s in zip(model.labels, row, strict=True)},
+                reasons=None if reasons is None else {label: reasons[label] for label in labels},
             )
 
 
@@ -112,3 +144,47 @@ def summarize(tagged: Sequence[Tagged], labels: Sequence[str]) -> ArticleSummary
     n = len(tagged)
     share = {label: sum(label in t.labels for t in tagged) / n if n else 0.0 for label in labels}
     return ArticleSummary(paragraphs=n, labels=tuple(lab for lab in labels if share[lab] > 0), share=share)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    tagged: Tagged
+    margin: float  # distance of the closest label score to its threshold: small = uncertain
+
+
+def most_uncertain(model: TopicModel, paragraphs: Iterable[Paragraph], n: int) -> list[Suggestion]:
+    """The n paragraphs whose labels the model is least sure of: the most useful to label next."""
+    thresholds = dict(zip(model.labels, model.thresholds, strict=True))
+    scored = (
+        Suggestion(t, min(abs(score - thresholds[label]) for label, score in t.scores.items()))
+        for t in tag(model, paragraphs)
+    )
+    return heapq.nsmallest(n, scored, key=lambda s: s.margin)
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    metrics: Metrics
+    n: int
+    training_run_id: str
+    data_sha256: str
+
+
+def evaluate_file(ref: str, path: Path, *, trust: bool = False, tracking_uri: str | None = None) -> EvaluationResult:
+    """Score a saved model on a labeled file (every record must be labeled)."""
+    from train.data import label_matrix
+    from train.evaluate import evaluate_model
+
+    dataset = load_dataset([path])
+    unlabeled = [r.id for r in dataset.records if r.labels is None]
+    if unlabeled:
+        raise DataError(f"{path}: record {unlabeled[0]!r} is unlabeled; an evaluation file must be fully labeled")
+    model, metadata = load_with_metadata(ref, trust=trust, tracking_uri=tracking_uri)
+    scores = np.vstack([model.scores([r.text for r in dataset.records])])
+    y = np.asarray(label_matrix(dataset.records))
+    return EvaluationResult(
+        metrics=evaluate_model(scores, model.thresholds, y),
+        n=len(dataset.records),
+        training_run_id=str(metadata.get("mlflow_run_id", "")),
+        data_sha256=dataset.sha256,
+    )

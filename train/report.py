@@ -74,3 +74,48 @@ def mistakes(
 
 def write_json(path: Path, value: object) -> None:
     path.write_text(json.dumps(value, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def learning_curve_figure(points: Sequence[tuple[int, float]], baseline: float, path: Path) -> None:
+    """Macro-F1 against training paragraphs: still rising means more labels would help."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes, scores = zip(*points, strict=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(sizes, scores, marker="o", label="model (out-of-fold)")
+    ax.axhline(baseline, color="grey", linestyle="--", label="baseline (label priors)")
+    ax.set_xlabel("training paragraphs per fold")
+    ax.set_ylabel("macro-F1")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title("Learning curve (stratified CV, first repeat)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def search_figure(scores: Sequence[float], metric: str, default: float | None, path: Path) -> None:
+    """Each trial's score in search order, the best so far, and the default settings' score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trials = range(1, len(scores) + 1)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.scatter(trials, scores, label="trial")
+    ax.plot(trials, np.maximum.accumulate(np.asarray(scores)), color="C1", label="best so far")
+    if default is not None:
+        ax.axhline(default, color="grey", linestyle="--", label="default settings")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(f"train tune: {metric} per trial")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import jieba
@@ -61,29 +61,22 @@ class JiebaTokenizer:
     """Picklable jieba word tokenizer that carries its user dictionary.
 
     The words travel inside the model, so a saved model needs no dictionary file;
-    the jieba instance itself is rebuilt lazily after unpickling.
+    the jieba instance is built lazily, once per process, on first use.
     """
 
     def __init__(self, user_words: Iterable[str] = (), hmm: bool = True) -> None:
         self.user_words = tuple(normalize(word) for word in user_words)
         self.hmm = hmm
-        self._jieba: jieba.Tokenizer | None = None
 
     def __call__(self, text: str) -> list[str]:
-        return [token for token in self._tokenizer().cut(text, HMM=self.hmm) if any(ch.isalnum() for ch in token)]
-
-    def _tokenizer(self) -> jieba.Tokenizer:
-        if self._jieba is None:
-            self._jieba = _jieba_with(self.user_words)
-        return self._jieba
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"user_words": self.user_words, "hmm": self.hmm}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.user_words = state["user_words"]
-        self.hmm = state["hmm"]
-        self._jieba = None
+        return list(_cut(self.user_words, self.hmm, text))
 
     def __repr__(self) -> str:
         return f"JiebaTokenizer(<{len(self.user_words)} user words>, hmm={self.hmm})"
+
+
+@lru_cache(maxsize=1 << 16)
+def _cut(user_words: tuple[str, ...], hmm: bool, text: str) -> tuple[str, ...]:
+    """Segment each text once per process: CV folds, tuning and learning curves re-read the same paragraphs."""
+    tokens = _jieba_with(user_words).cut(text, HMM=hmm)
+    return tuple(token for token in tokens if any(ch.isalnum() for ch in token))

@@ -12,6 +12,8 @@ import subprocess
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +83,9 @@ def connect(tracking_uri: str, experiment: str) -> str:
 
 
 @contextmanager
-def run(experiment_id: str, run_name: str, tags: Mapping[str, str]) -> Iterator[str]:
+def run(experiment_id: str, run_name: str, tags: Mapping[str, str], *, nested: bool = False) -> Iterator[str]:
     """An MLflow run that ends FINISHED, FAILED on error, or KILLED on Ctrl-C."""
-    active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags))
+    active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags), nested=nested)
     try:
         yield active.info.run_id
     except KeyboardInterrupt:
@@ -134,7 +136,7 @@ class TopicTaggerPyfunc(PythonModel):
     """Raw text in, labels and per-label scores out, for any MLflow consumer."""
 
     def load_context(self, context: PythonModelContext) -> None:
-        self.model, _ = load(Path(context.artifacts["model"]))
+        self.model, self.metadata = load(Path(context.artifacts["model"]))
 
     # A DataFrame hint: MLflow validates against the logged signature instead of the hint.
     def predict(
@@ -191,8 +193,8 @@ def _requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in packages]
 
 
-def load_model(uri: str, tracking_uri: str | None = None) -> Any:
-    """The TopicModel behind a `runs:/` or `models:/` URI."""
+def load_model(uri: str, tracking_uri: str | None = None) -> tuple[TopicModel, dict[str, Any]]:
+    """The TopicModel and its metadata behind a `runs:/` or `models:/` URI."""
     mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
     try:
         with warnings.catch_warnings():
@@ -200,10 +202,75 @@ def load_model(uri: str, tracking_uri: str | None = None) -> Any:
             loaded = mlflow.pyfunc.load_model(uri)
     except Exception as exc:
         raise TrackingError(f"cannot load MLflow model {uri}: {str(exc).splitlines()[0]}") from None
-    return loaded.unwrap_python_model().model
+    wrapper = loaded.unwrap_python_model()
+    return wrapper.model, wrapper.metadata
 
 
 def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
     """Where a run opens: the server's page, or the `#/` path inside `train ui`."""
     base = tracking_uri.rstrip("/") if tracking_uri.startswith("http") else "http://127.0.0.1:5000"
     return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+# --- model registry -----------------------------------------------------------------
+
+REGISTERED_MODEL = "topic-tagger"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    version: str
+    run_id: str
+    aliases: tuple[str, ...]
+    created: str
+    metrics: dict[str, float]
+
+
+def connect_registry(tracking_uri: str) -> None:
+    """Point the client at a store for registry calls (no experiment needed)."""
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+
+
+def register(model_uri: str, name: str = REGISTERED_MODEL) -> str:
+    """Register a logged model; returns the new version number."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        registered = mlflow.register_model(model_uri, name)
+    return str(registered.version)
+
+
+def promote(version: str, alias: str = "champion", name: str = REGISTERED_MODEL) -> None:
+    """Point `models:/<name>@<alias>` at a version."""
+    client = mlflow.MlflowClient()
+    try:
+        client.get_model_version(name, version)
+    except Exception:
+        raise TrackingError(f"model {name!r} has no version {version} (see `train models`)") from None
+    client.set_registered_model_alias(name, alias, version)
+
+
+def list_versions(name: str = REGISTERED_MODEL) -> list[ModelVersion]:
+    """Every registered version, newest first, with the metrics of the run that trained it."""
+    client = mlflow.MlflowClient()
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except Exception as exc:
+        raise TrackingError(f"cannot list versions of {name!r}: {str(exc).splitlines()[0]}") from None
+    out = []
+    for v in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
+        created = datetime.fromtimestamp(v.creation_timestamp / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+        out.append(ModelVersion(str(v.version), v.run_id or "", tuple(v.aliases), created, metrics))
+    return out
+
+
+def log_evaluation(
+    experiment_id: str, run_name: str, metrics: Mapping[str, float], tags: Mapping[str, str], report_text: str
+) -> str:
+    """One run per `train evaluate`: the held-out metrics, tagged with the model's training run."""
+    with run(experiment_id, run_name, {**tags, "run_kind": "evaluation"}) as run_id:
+        log_metrics(metrics)
+        mlflow.log_text(report_text, "report/evaluation_report.txt")
+    return run_id
