@@ -119,14 +119,20 @@ ENGLISH = st.sampled_from([*"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 WHITESPACE = st.sampled_from([chr(c) for c in range(0x3001) if chr(c).isspace()])
 MIXED = st.one_of(EMOJI, CONTROL, TRADITIONAL, RTL, PUNCTUATION, ENGLISH, WHITESPACE)
 
+
+def joined(pieces: st.SearchStrategy[str], min_size: int = 0, max_size: int = 100) -> st.SearchStrategy[str]:
+    """Text built from pieces that may be longer than one character (emoji sequences, words)."""
+    return st.lists(pieces, min_size=min_size, max_size=max_size).map("".join)
+
+
 ANY_TEXT = st.one_of(
     st.text(max_size=200),  # every Unicode scalar value, NUL and controls included
-    st.text(MIXED, max_size=200),  # mixed scripts
-    st.text(EMOJI, min_size=1, max_size=50),
-    st.text(TRADITIONAL, min_size=1, max_size=100),
-    st.text(RTL, min_size=1, max_size=100),
-    st.text(PUNCTUATION, min_size=1, max_size=50),
-    st.text(ENGLISH, min_size=1, max_size=200),
+    joined(MIXED, max_size=200),  # mixed scripts
+    joined(EMOJI, min_size=1, max_size=50),
+    joined(TRADITIONAL, min_size=1),
+    joined(RTL, min_size=1),
+    joined(PUNCTUATION, min_size=1, max_size=50),
+    joined(ENGLISH, min_size=1, max_size=200),
     st.text(WHITESPACE, max_size=20),
 )
 

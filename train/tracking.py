@@ -259,7 +259,8 @@ def list_versions(name: str = REGISTERED_MODEL) -> list[ModelVersion]:
     except Exception as exc:
         raise TrackingError(f"cannot list versions of {name!r}: {str(exc).splitlines()[0]}") from None
     out = []
-    for v in sorted(versions, key=lambda v: int(v.version), reverse=True):
+    for found in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        v = client.get_model_version(name, found.version)  # search results omit aliases
         metrics = client.get_run(v.run_id).data.metrics if v.run_id else {}
         created = datetime.fromtimestamp(v.creation_timestamp / 1000, UTC).strftime("%Y-%m-%d %H:%M")
         out.append(ModelVersion(str(v.version), v.run_id or "", tuple(v.aliases), created, metrics))
