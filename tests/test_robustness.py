@@ -35,6 +35,8 @@ runner = CliRunner()
 Rows = list[dict[str, object]]
 ANY_LINE = -1  # a line-level problem whose line number depends on the bytes
 SUMMARY = re.compile(r"^\d+ records, \d+ problems$")
+# The CLI's last-resort handler for exceptions it did not expect: a crash in one line, not a diagnosis.
+UNEXPECTED = re.compile(r"^error: unexpected \w+")
 EMPTY_TEXT_ERROR = "error: text 1 is empty: nothing to tag"
 PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa"
 HUGE_BYTES = 5_000_000
@@ -83,12 +85,20 @@ def assert_one_line_error(
         lines = [ln for ln in stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, f"expected one error line, got {len(lines)}:\n" + "\n".join(lines[:20])
     error = lines[0]
+    assert not UNEXPECTED.match(error), f"an unhandled exception reached the catch-all: {error!r}"
     assert str(path) in error, f"error does not name the file {path}: {error!r}"
     if line == ANY_LINE:
         assert re.search(re.escape(str(path)) + r":\d+: ", error), f"error lacks :<line>: {error!r}"
     elif line is not None:
         assert f"{path}:{line}:" in error, f"error lacks {path}:{line}: {error!r}"
     return error
+
+
+def assert_no_leftovers(model_dir: Path) -> None:
+    """Only the model pair (and fit's hidden lock file) beside the model: no temp files."""
+    names = sorted(p.name for p in model_dir.iterdir())
+    assert [n for n in names if not n.startswith(".")] == ["m.joblib", "m.json"], names
+    assert not [n for n in names if n.endswith(".tmp")], f"temp files left behind: {names}"
 
 
 def snapshot(paths: Sequence[Path]) -> dict[Path, bytes | None]:
@@ -359,34 +369,48 @@ def test_data_check(case: Case, inputs: Path, tiny_rows: Rows) -> None:
     assert snapshot([path]) == before
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_fit_data(case: Case, tmp_path: Path, inputs: Path, tiny_rows: Rows) -> None:
-    path = case.make(inputs, tiny_rows)
+def trainable_rows(rows: Rows, copies: int = 4) -> Rows:
+    """The tiny set four times over, as four batches: enough that every CV stage has data to learn from."""
+    return [{**r, "id": f"copy{k}:{str(r['id']).split(':')[1]}"} for k in range(copies) for r in rows]
+
+
+def _fit_args(tmp_path: Path, data: Path, model: Path, run_name: str) -> list[str]:
+    return [
+        "fit",
+        "--data", str(data),
+        "--model", str(model),
+        "--tracking-uri", f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "--user-dict", str(tmp_path / "no-user-dict.txt"),
+        "--folds", "2",
+        "--repeats", "1",
+        "--jobs", "1",
+        "--run-name", run_name,
+    ]  # fmt: skip
+
+
+def _old_model(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A previous model and sidecar where fit will write: a failed fit must leave both as they were."""
     out = tmp_path / "out"
     out.mkdir()
     model, sidecar = out / "m.joblib", out / "m.json"
     model.write_bytes(b"previous model, not a pickle")
     sidecar.write_text('{"previous": "sidecar"}', encoding="utf-8")
+    return out, model, sidecar
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_fit_data(case: Case, tmp_path: Path, inputs: Path, tiny_rows: Rows) -> None:
+    rows = trainable_rows(tiny_rows)
+    path = case.make(inputs, rows)
+    out, model, sidecar = _old_model(tmp_path)
     before = snapshot([path, model, sidecar])
-    result = _invoke(
-        [
-            "fit",
-            "--data", str(path),
-            "--model", str(model),
-            "--tracking-uri", f"sqlite:///{tmp_path / 'db.sqlite'}",
-            "--user-dict", str(tmp_path / "no-user-dict.txt"),
-            "--folds", "2",
-            "--repeats", "1",
-            "--jobs", "1",
-            "--run-name", f"robustness-{case.name}",
-        ]
-    )  # fmt: skip
+    result = _invoke(_fit_args(tmp_path, path, model, f"robustness-{case.name}"))
     if case.accepted:
         assert case.records is not None
         assert result.exit_code == 0, result.output[-3000:]
         assert "Traceback" not in result.output
         _, meta = load(model)  # the old file replaced by a real, checksummed model
-        records = case.records(tiny_rows)
+        records = case.records(rows)
         assert meta["n_train"] == sum(r["labels"] is not None for r in records)
         assert snapshot([path]) == {path: before[path]}
     else:
@@ -394,7 +418,24 @@ def test_fit_data(case: Case, tmp_path: Path, inputs: Path, tiny_rows: Rows) -> 
         assert error.startswith("error: ")
         assert result.stdout.strip() == "", "nothing but the error on a failed fit"
         assert snapshot([path, model, sidecar]) == before, "a failed fit must leave the old model untouched"
-    assert sorted(p.name for p in out.iterdir()) == ["m.joblib", "m.json"], "temp files left behind"
+    assert_no_leftovers(out)
+
+
+def test_fit_small_valid_file_trains_or_fails_in_one_line(tmp_path: Path, inputs: Path, tiny_rows: Rows) -> None:
+    """17 labeled paragraphs, 3 per label, pass `data check` and `--folds 2`: no stage may crash on them."""
+    path = inputs / "small.jsonl"
+    path.write_text(_jsonl(tiny_rows), encoding="utf-8")
+    out, model, sidecar = _old_model(tmp_path)
+    before = snapshot([path, model, sidecar])
+    result = _invoke(_fit_args(tmp_path, path, model, "robustness-small"))
+    if result.exit_code == 0:
+        assert load(model)[1]["n_train"] == sum(r["labels"] is not None for r in tiny_rows)
+    else:
+        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.output[-3000:]
+        assert not UNEXPECTED.match(lines[0]), f"an unhandled exception reached the catch-all: {lines[0]!r}"
+        assert snapshot([path, model, sidecar]) == before
+    assert_no_leftovers(out)
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
@@ -402,11 +443,11 @@ def test_predict_file(case: Case, fitted: FittedProject, inputs: Path, tiny_rows
     path = case.make(inputs, tiny_rows)
     before = snapshot([path, fitted.model])
     result = _invoke(["predict", "--model", str(fitted.model), "--file", str(path)])  # not a tty: jsonl
-    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]  # streamed: always JSON
     if case.accepted:
         assert case.records is not None
         assert result.exit_code == 0, result.output[-3000:]
         assert "Traceback" not in result.output
+        rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
         records = case.records(tiny_rows)
         assert [r["id"] for r in rows] == [r["id"] for r in records]
         assert [r["text"] for r in rows] == [str(r["text"]).strip() for r in records]
@@ -416,8 +457,9 @@ def test_predict_file(case: Case, fitted: FittedProject, inputs: Path, tiny_rows
     else:
         error = assert_one_line_error(result.exit_code, result.stdout, result.stderr, path, case.line)
         assert error.startswith("error: ")
+        streamed = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]  # only whole records
         if case.line is not None and case.line != ANY_LINE:
-            assert len(rows) < case.line, "no record from the bad line or after it"
+            assert len(streamed) < case.line, "no record from the bad line or after it"
     assert snapshot([path, fitted.model]) == before
 
 
@@ -447,9 +489,10 @@ def test_predict_bad_file_as_json_prints_nothing_but_the_error(
 # --- real processes: stderr, stdin and argv bytes as a shell delivers them ----------
 
 
-def _run(args: Sequence[str | bytes], cwd: Path, stdin: bytes | None = None) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["LC_ALL"] = "C.UTF-8"
+def _run(
+    args: Sequence[str | bytes], cwd: Path, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    env = {**{k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}, "LC_ALL": "C.UTF-8", **(env or {})}
     done = subprocess.run(
         [sys.executable, "-m", "train.cli", *args],
         cwd=cwd,
@@ -482,29 +525,43 @@ def test_real_process_bad_file(
     assert model.read_bytes() == b"previous model"
 
 
-@pytest.mark.parametrize("args", [["-"], ["--file", "-"]], ids=["dash", "file-dash"])
+PNG_STDIN = PNG_HEADER + random.Random(3).randbytes(512)
+GBK_STDIN = "标题\n作家起訴公司侵犯版權\n".encode("gbk")
+LOCALE_STDIN: dict[str, str] = {}  # C.UTF-8: Python reads stdin with errors="surrogateescape"
+STRICT_STDIN = {"PYTHONIOENCODING": "utf-8:strict"}  # as under en_US.UTF-8: errors="strict"
+
+
 @pytest.mark.parametrize(
-    "stdin",
-    [PNG_HEADER + random.Random(3).randbytes(512), "作家起訴公司\n".encode("gbk")],
-    ids=["png", "gbk-text"],
+    ("args", "stdin", "env"),
+    [
+        pytest.param(["-"], PNG_STDIN, LOCALE_STDIN, id="dash-png"),
+        pytest.param(["--file", "-"], PNG_STDIN, LOCALE_STDIN, id="file-dash-png"),
+        pytest.param(["-"], GBK_STDIN, LOCALE_STDIN, id="dash-gbk"),
+        pytest.param(["-"], PNG_STDIN, STRICT_STDIN, id="dash-png-strict"),
+        pytest.param(["--file", "-"], GBK_STDIN, STRICT_STDIN, id="file-dash-gbk-strict"),
+    ],
 )
-def test_real_process_binary_stdin(args: list[str], stdin: bytes, fitted: FittedProject, tmp_path: Path) -> None:
+def test_real_process_binary_stdin(
+    args: list[str], stdin: bytes, env: dict[str, str], fitted: FittedProject, tmp_path: Path
+) -> None:
     """An article piped in that is not UTF-8: one line naming stdin and the line, no traceback."""
-    code, stdout, stderr = _run(["predict", "--model", str(fitted.model), *args], cwd=tmp_path, stdin=stdin)
+    code, stdout, stderr = _run(["predict", "--model", str(fitted.model), *args], tmp_path, stdin, env)
     assert_one_line_error(code, stdout, stderr, "stdin", ANY_LINE)
 
 
 def test_real_process_argument_that_is_not_utf8(fitted: FittedProject, tmp_path: Path) -> None:
     """A GBK terminal passes bytes that are not UTF-8: tag them or refuse in one line, never crash."""
     text = "作家起訴公司侵犯版權".encode("gbk")
-    code, stdout, stderr = _run(["predict", "--model", str(fitted.model), "--format", "json", text], cwd=tmp_path)
+    code, stdout, stderr = _run(["predict", "--model", str(fitted.model), "--format", "json", text], tmp_path)
     assert "Traceback" not in stdout + stderr, stderr[-4000:]
     if code == 0:
         (paragraph,) = json.loads(stdout)["paragraphs"]
         assert_probabilities(paragraph["scores"], paragraph["labels"], load(fitted.model)[1]["thresholds"])
     else:
         lines = [ln for ln in stderr.splitlines() if ln.strip()]
-        assert len(lines) == 1 and lines[0].startswith("error: ") and "text 1" in lines[0], stderr[-4000:]
+        assert len(lines) == 1 and lines[0].startswith("error: "), stderr[-4000:]
+        assert not UNEXPECTED.match(lines[0]), f"an unhandled exception reached the catch-all: {lines[0]!r}"
+        assert "text 1" in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\t\u3000\u00a0"], ids=["empty", "spaces", "tab-ideographic-nbsp"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -60,6 +61,12 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
+    except Exception as exc:
+        if os.environ.get("TRAIN_DEBUG"):
+            raise
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        typer.echo(f"error: unexpected {type(exc).__name__}: {reason} (TRAIN_DEBUG=1 shows the traceback)", err=True)
+        raise typer.Exit(2) from None
 
 
 def _version(value: bool) -> None:
@@ -283,13 +290,22 @@ def _progress() -> Iterator[Callable[[str, int], Callable[[], None]]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True)) as bars:
+    bars = Progress(*columns, console=Console(stderr=True))
+    shown = False
 
-        def stage(description: str, total: int) -> Callable[[], None]:
-            task = bars.add_task(description, total=total)
-            return lambda: bars.advance(task)
+    def stage(description: str, total: int) -> Callable[[], None]:
+        nonlocal shown
+        if not shown:  # start drawing only once there is a stage: an early error stays one line
+            bars.start()
+            shown = True
+        task = bars.add_task(description, total=total)
+        return lambda: bars.advance(task)
 
+    try:
         yield stage
+    finally:
+        if shown:
+            bars.stop()
 
 
 # --- predict, evaluate, explain, suggest ---------------------------------------------

@@ -104,16 +104,21 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
+def decode_lines(handle: Iterable[bytes], name: str) -> Iterator[tuple[int, str]]:
+    """Numbered UTF-8 lines of a byte stream; a BOM and CRLF endings are accepted."""
+    for number, raw in enumerate(handle, 1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{name}:{number}: not UTF-8 text ({exc.reason})") from None
+        yield number, line.rstrip("\r\n")
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Numbered lines of a UTF-8 text file; a BOM and CRLF endings are accepted."""
+    """Numbered lines of a UTF-8 text file."""
     try:
         with path.open("rb") as handle:
-            for number, raw in enumerate(handle, 1):
-                try:
-                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-                except UnicodeDecodeError as exc:
-                    raise DataError(f"{path}:{number}: not UTF-8 text ({exc.reason})") from None
-                yield number, line.rstrip("\r\n")
+            yield from decode_lines(handle, str(path))
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, expected a file") from None
     except OSError as exc:

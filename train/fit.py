@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from train import __version__
 from train.config import LABELS, FitConfig
 from train.data import Record, label_matrix, load_dataset
-from train.errors import DataError
+from train.errors import DataError, TrackingError
 from train.evaluate import (
     CVResult,
     Metrics,
@@ -163,8 +163,10 @@ def evaluate_config(
                 n_jobs=n_jobs,
                 on_fold=tick,
             )
-    if with_learning_curve:
-        fractions = (0.2, 0.4, 0.6, 0.8)
+    smallest_fold = min(len(train) for train, _ in partitions[0])
+    # A point trained on a handful of paragraphs says nothing; tiny data gets no curve.
+    fractions = [f for f in (0.2, 0.4, 0.6, 0.8) if f * smallest_fold >= 50]
+    if with_learning_curve and fractions:
         tick = progress("learning curve", config.folds * len(fractions))
         points = learning_curve(
             pipeline, texts, y, partitions[0], fractions=fractions, seed=config.seed, n_jobs=n_jobs, on_fold=tick
@@ -215,7 +217,6 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
 
         metrics = evaluation.metrics()
         metrics.update({f"threshold_{label}": float(t) for label, t in zip(LABELS, thresholds, strict=True)})
-        tracking.log_metrics(metrics)
         save(
             model,
             request.model_path,
@@ -231,11 +232,17 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
                 "tracking_uri": request.tracking_uri,
             },
         )
-        tracking.log_dataset([r.id for r in records], texts, y, _joined(request.data), dataset.sha256)
-        _log_report(records, y, evaluation, model)
-        model_uri = tracking.log_model(request.model_path, texts[:3])
-        registered = tracking.register(model_uri) if request.register else None
-        tracking.log_metrics({"fit_seconds": time.perf_counter() - started})
+        try:
+            tracking.log_metrics(metrics)
+            tracking.log_dataset([r.id for r in records], texts, y, _joined(request.data), dataset.sha256)
+            _log_report(records, y, evaluation, model)
+            model_uri = tracking.log_model(request.model_path, texts[:3])
+            registered = tracking.register(model_uri) if request.register else None
+            tracking.log_metrics({"fit_seconds": time.perf_counter() - started})
+        except Exception as exc:  # the model is safe on disk; say so rather than lose it in a traceback
+            raise TrackingError(
+                f"model saved to {request.model_path}, but logging run {run_id} to MLflow failed: {exc}"
+            ) from None
 
     return FitResult(
         n_train=len(records),

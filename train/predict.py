@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from train.data import load_dataset, read_lines
+from train.data import decode_lines, load_dataset, read_lines
 from train.errors import DataError
 from train.evaluate import Metrics
 from train.model import TopicModel, load
@@ -84,6 +84,10 @@ def paragraphs_of_texts(texts: Sequence[str]) -> list[Paragraph]:
     for number, text in enumerate(texts, 1):
         if not text.strip():
             raise DataError(f"text {number} is empty: nothing to tag")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # argv bytes that were not UTF-8 arrive as lone surrogates
+            raise DataError(f"text {number} is not valid UTF-8") from None
         out.append(Paragraph(str(number), text.strip()))
     return out
 
@@ -111,8 +115,8 @@ def paragraphs_of_jsonl(path: Path) -> Iterator[Paragraph]:
 
 
 def stdin_lines() -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(sys.stdin, 1):
-        yield number, line.rstrip("\r\n")
+    # Bytes, not sys.stdin's text layer: a non-UTF-8 pipe is an error on a numbered line, not mojibake.
+    return decode_lines(sys.stdin.buffer, "stdin")
 
 
 def tag(

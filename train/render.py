@@ -225,7 +225,7 @@ def tune_summary(result: TuneResult, score: str, out_path: str) -> None:
     best, default = result.best, result.default
     ranked = sorted(result.trials, key=lambda t: -t.metrics[score])
     table = Table(
-        "rank", "analyzer", "classifier", "C", "min_df", "chars", "words", score, "± (repeats)", title="Best trials"
+        "rank", "analyzer", "classifier", "C", "min_df", "chars", "words", score, "strat. CV ±", title="Best trials"
     )
     for rank, trial in enumerate(ranked[:10], 1):
         c = trial.config

@@ -64,10 +64,10 @@ def connect(tracking_uri: str, experiment: str) -> str:
 
     Runs before any training, so a store that cannot be reached costs seconds, not a fit.
     """
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # keep fit output to our own summary
+    _quiet()
     mlflow.set_tracking_uri(tracking_uri)
     try:
-        with _fail_fast():
+        with _fail_fast(), _sqlite_init_lock(tracking_uri):
             found = mlflow.get_experiment_by_name(experiment)
             if found is not None:
                 return str(found.experiment_id)
@@ -78,23 +78,71 @@ def connect(tracking_uri: str, experiment: str) -> str:
                 location = (db_dir / ARTIFACT_DIR).resolve().as_uri()
             return str(mlflow.create_experiment(experiment, artifact_location=location))
     except Exception as exc:  # mlflow raises many types for an unusable store
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TrackingError(f"cannot use MLflow tracking store {tracking_uri}: {first_line}") from None
+        raise TrackingError(f"cannot use MLflow tracking store {tracking_uri}: {_first_line(exc)}") from None
+
+
+@contextmanager
+def _sqlite_init_lock(tracking_uri: str) -> Iterator[None]:
+    """Serialise the first contact with a local SQLite store: MLflow creates its tables then,
+    and two fits creating them at once collide."""
+    path = tracking_uri.removeprefix("sqlite:///")
+    if not tracking_uri.startswith("sqlite:///") or path.startswith("file:") or path == ":memory:":
+        yield
+        return
+    import fcntl
+
+    lock = Path(path).with_name(f".{Path(path).name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
 def run(experiment_id: str, run_name: str, tags: Mapping[str, str], *, nested: bool = False) -> Iterator[str]:
-    """An MLflow run that ends FINISHED, FAILED on error, or KILLED on Ctrl-C."""
-    active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags), nested=nested)
+    """An MLflow run that ends FINISHED, FAILED on error, or KILLED on Ctrl-C.
+
+    Starting the run is the first write to the store, so a read-only or locked store
+    fails here, before any training.
+    """
+    try:
+        active = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags), nested=nested)
+    except Exception as exc:
+        raise TrackingError(f"cannot start an MLflow run: {_first_line(exc)}") from None
     try:
         yield active.info.run_id
     except KeyboardInterrupt:
-        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+        _end(RunStatus.KILLED)
         raise
     except BaseException:
-        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        _end(RunStatus.FAILED)
         raise
-    mlflow.end_run()
+    _end(RunStatus.FINISHED)
+
+
+def _end(status: int) -> None:
+    """End the active run; if the store itself is what failed, the original error is the one to report."""
+    try:
+        mlflow.end_run(RunStatus.to_string(status))
+    except Exception as exc:
+        if status == RunStatus.FINISHED:
+            raise TrackingError(f"cannot finish the MLflow run: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The root cause in one line: `attempt to write a readonly database`, `Connection refused` ..."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _quiet() -> None:
+    """MLflow logs store errors with full tracebacks; we report each failure ourselves, in one line."""
+    logging.getLogger("mlflow").setLevel(logging.CRITICAL)
 
 
 def git_commit() -> str:
@@ -228,7 +276,7 @@ class ModelVersion:
 
 def connect_registry(tracking_uri: str) -> None:
     """Point the client at a store for registry calls (no experiment needed)."""
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    _quiet()
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
 
