@@ -41,6 +41,10 @@ lint: $(TEST_STAMP) ## ruff and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+.PHONY: bench
+bench: $(STAMP) ## Benchmarks: tokenizer limit, predict throughput, cold start, fit scaling, memory
+	$(BIN)/python bench/run.py
+
 .PHONY: ui
 ui: $(STAMP) ## Open the MLflow UI on http://127.0.0.1:5000
 	$(BIN)/train ui

@@ -14,7 +14,7 @@ from tests.conftest import ROOT, FittedProject
 from train.cli import app
 from train.config import LABELS
 from train.model import load
-from train.predict import Paragraph, load_tagger, tag
+from train.predict import Paragraph, load_tagger, tag, tag_parallel
 
 runner = CliRunner()
 ARTICLE = ROOT / "data" / "examples" / "article.txt"
@@ -148,3 +148,27 @@ def test_console_script_runs_without_importing_mlflow(fitted: FittedProject) -> 
     )
     modules = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert modules.strip() == "[]"
+
+
+def test_parallel_tagging_equals_serial_in_input_order(fitted: FittedProject) -> None:
+    model = load_tagger(str(fitted.model))
+    texts = [line for line in ARTICLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    paragraphs = [Paragraph(f"p{i}", f"{texts[i % len(texts)]}（第{i}段）") for i in range(1300)]  # 3 batches
+    serial = list(tag(model, paragraphs))
+    parallel = list(tag_parallel(model, iter(paragraphs), jobs=2))
+    assert [t.id for t in parallel] == [p.id for p in paragraphs]
+    assert parallel == serial
+
+
+def test_streamed_output_equals_in_memory_output(fitted: FittedProject, tmp_path: Path) -> None:
+    batch = tmp_path / "batch.jsonl"
+    lines = [
+        json.dumps({"id": f"r{i}", "text": f"第{i}条：马斯克起诉OpenAI，估值再创新高"}, ensure_ascii=False)
+        for i in range(700)
+    ]
+    batch.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, streamed = _predict(fitted, "--file", str(batch), "--format", "jsonl", "--jobs", "2")
+    assert code == 0, streamed
+    code, in_memory = _predict(fitted, "--file", str(batch), "--format", "json")
+    assert code == 0, in_memory
+    assert [json.loads(line) for line in streamed.splitlines()] == json.loads(in_memory)["paragraphs"]

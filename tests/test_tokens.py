@@ -39,3 +39,20 @@ def test_read_user_words_skips_comments(tmp_path) -> None:  # type: ignore[no-un
     path = tmp_path / "dict.txt"
     path.write_text("# names\n奥特曼 10 nr\n\nanthropic\n", encoding="utf-8")
     assert read_user_words(path) == ("奥特曼", "anthropic")
+
+
+def test_each_engine_keeps_user_words_and_travels_in_the_pickle() -> None:
+    for tokenizer in (JiebaTokenizer(["超级对齐"], engine="rjieba"), JiebaTokenizer(["超级对齐"], hmm=False)):
+        restored = pickle.loads(pickle.dumps(tokenizer))
+        assert (restored.engine, restored.hmm) == (tokenizer.engine, tokenizer.hmm)
+        assert "超级对齐" in restored("超级对齐团队解散")
+
+
+def test_the_model_records_the_tokenizer_it_was_trained_with() -> None:
+    from train.config import FitConfig
+    from train.model import build_pipeline
+
+    for kind, engine, hmm in (("rjieba", "rjieba", True), ("jieba", "jieba", True), ("jieba-nohmm", "jieba", False)):
+        pipeline = pickle.loads(pickle.dumps(build_pipeline(FitConfig(tokenizer=kind))))  # type: ignore[arg-type]
+        word = dict(pipeline.named_steps["features"].transformer_list)["word"].tokenizer
+        assert (word.engine, word.hmm) == (engine, hmm)

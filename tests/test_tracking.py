@@ -46,6 +46,7 @@ def test_run_has_report_artifacts(fitted: FittedProject, client: MlflowClient) -
         "report/confusion_matrices.png",
         "report/top_terms.json",
         "report/oof_mistakes.json",
+        "report/learning_curve.png",
     } <= names
     report = Path(client.download_artifacts(run.info.run_id, "report/classification_report.txt")).read_text()
     assert "macro avg" in report

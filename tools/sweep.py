@@ -40,6 +40,8 @@ CANDIDATES: dict[str, dict[str, object]] = {
     "c1-3 mindf1": {"char_ngram_min": 1, "char_ngram_max": 3, "min_df": 1},
     "c1-3 w1-1": {"char_ngram_min": 1, "char_ngram_max": 3, "word_ngram_max": 1},
     "c1-3 char": {"char_ngram_min": 1, "char_ngram_max": 3, "analyzer": "char"},
+    "jieba-nohmm": {"tokenizer": "jieba-nohmm"},
+    "rjieba": {"tokenizer": "rjieba"},
 }
 
 

@@ -43,6 +43,12 @@ class Analyzer(StrEnum):
     both = "both"
 
 
+class Tokenizer(StrEnum):
+    rjieba = "rjieba"
+    jieba = "jieba"
+    jieba_nohmm = "jieba-nohmm"
+
+
 class Classifier(StrEnum):
     logreg = "logreg"
     svm = "svm"
@@ -175,6 +181,9 @@ def fit(
         Optional[Path], typer.Option("--config", help="JSON file of settings; options given explicitly win.")
     ] = None,
     analyzer: Annotated[Optional[Analyzer], typer.Option(help="Jieba words, character n-grams, or both.")] = None,
+    tokenizer: Annotated[
+        Optional[Tokenizer], typer.Option(help="Word segmenter: rjieba (default, fast), jieba, jieba without HMM.")
+    ] = None,
     word_ngram_max: Annotated[Optional[int], typer.Option(help="Longest word n-gram.")] = None,
     char_ngram_min: Annotated[Optional[int], typer.Option(help="Shortest character n-gram.")] = None,
     char_ngram_max: Annotated[Optional[int], typer.Option(help="Longest character n-gram.")] = None,
@@ -205,6 +214,7 @@ def fit(
         base = FitConfig.from_file(config_file) if config_file else FitConfig()
         overrides: dict[str, Any] = {
             "analyzer": analyzer,
+            "tokenizer": tokenizer,
             "word_ngram_max": word_ngram_max,
             "char_ngram_min": char_ngram_min,
             "char_ngram_max": char_ngram_max,
@@ -326,6 +336,7 @@ def predict(
         typer.Option("--format", help="Output format [default: table on a terminal, else jsonl]."),
     ] = None,
     explain: Annotated[bool, typer.Option(help="Show the terms behind each label a paragraph gets.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Processes tagging in parallel (order is kept).")] = 1,
     trust: Trust = False,
     tracking_uri: TrackingUri = None,
 ) -> None:
@@ -339,7 +350,7 @@ def predict(
             raise TrainError("give either texts to tag or --file, not both or neither")
         tagger = p.load_tagger(model, trust=trust, tracking_uri=tracking_uri)
         paragraphs, article = p.read_input(texts or [], file)
-        tagged = p.tag(tagger, paragraphs, explain=explain)
+        tagged = p.tag_parallel(tagger, paragraphs, jobs, explain=explain)
         if chosen is OutputFormat.jsonl:
             render.stream_jsonl(tagged)
             return

@@ -43,7 +43,11 @@ def build_features(config: FitConfig, user_words: Sequence[str]) -> FeatureUnion
     parts: list[tuple[str, TfidfVectorizer]] = []
     if config.analyzer in ("word", "both"):
         word = TfidfVectorizer(
-            tokenizer=JiebaTokenizer(user_words),
+            tokenizer=JiebaTokenizer(
+                user_words,
+                hmm=config.tokenizer != "jieba-nohmm",
+                engine="rjieba" if config.tokenizer == "rjieba" else "jieba",
+            ),
             token_pattern=None,
             ngram_range=(1, config.word_ngram_max),
             **common,

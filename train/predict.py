@@ -12,14 +12,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from train.data import decode_lines, load_dataset, read_lines
 from train.errors import DataError
-from train.evaluate import Metrics
 from train.model import TopicModel, load
+
+if TYPE_CHECKING:
+    from train.evaluate import Metrics
 
 BATCH_SIZE = 512
 
@@ -142,6 +144,43 @@ def tag(
                 scores={label: round(float(s), 4) for label, s in zip(model.labels, row, strict=True)},
                 reasons=None if reasons is None else {label: reasons[label] for label in labels},
             )
+
+
+def tag_parallel(
+    model: TopicModel, paragraphs: Iterable[Paragraph], jobs: int, *, explain: bool = False
+) -> Iterator[Tagged]:
+    """`tag` on `jobs` processes, results in input order, at most 2 × jobs batches in flight.
+
+    Workers are forked after the model and its segmenter are loaded, so they start
+    at once and share that memory; the bounded window keeps memory flat on any input.
+    """
+    if jobs <= 1:
+        yield from tag(model, paragraphs, explain=explain)
+        return
+    import multiprocessing
+    from collections import deque
+    from multiprocessing.pool import AsyncResult
+
+    global _worker_model
+    _worker_model = model
+    model.scores(["预热"])  # load jieba's dictionary once, before forking
+    iterator = iter(paragraphs)
+    pending: deque[AsyncResult[list[Tagged]]] = deque()
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        while batch := list(islice(iterator, BATCH_SIZE)):
+            pending.append(pool.apply_async(_tag_batch, (batch, explain)))
+            if len(pending) >= 2 * jobs:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
+
+
+_worker_model: TopicModel | None = None
+
+
+def _tag_batch(batch: list[Paragraph], explain: bool) -> list[Tagged]:
+    assert _worker_model is not None, "tag_parallel sets the model before forking"
+    return list(tag(_worker_model, batch, explain=explain))
 
 
 def summarize(tagged: Sequence[Tagged], labels: Sequence[str]) -> ArticleSummary:

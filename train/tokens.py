@@ -7,13 +7,12 @@ identically at fit and at predict time because they are steps of that pipeline.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import jieba
     import opencc
 
 
@@ -25,16 +24,26 @@ def _converter() -> opencc.OpenCC:
     return opencc.OpenCC("tw2sp")
 
 
+Segment = Callable[[str, bool], Iterable[str]]
+
+
 @cache
-def _jieba_with(user_words: tuple[str, ...]) -> jieba.Tokenizer:
-    """One jieba instance per process and dictionary: loading costs ~0.5 s."""
+def _segmenter(engine: str, user_words: tuple[str, ...]) -> Segment:
+    """One segmenter per process, engine and dictionary: loading jieba's dictionary costs ~0.5 s."""
+    if engine == "rjieba":
+        import rjieba
+
+        rust = rjieba.Jieba()
+        for word in user_words:
+            rust.add_word(word, None, None)
+        return lambda text, hmm: rust.cut(text, hmm)
     import jieba
 
     jieba.setLogLevel(60)  # silence "Building prefix dict" on stderr
-    tokenizer = jieba.Tokenizer()
+    python = jieba.Tokenizer()
     for word in user_words:
-        tokenizer.add_word(word)
-    return tokenizer
+        python.add_word(word)
+    return lambda text, hmm: python.cut(text, HMM=hmm)
 
 
 def normalize(text: str) -> str:
@@ -57,26 +66,36 @@ def read_user_words(path: Path) -> tuple[str, ...]:
     return tuple(words)
 
 
-class JiebaTokenizer:
-    """Picklable jieba word tokenizer that carries its user dictionary.
+ENGINES = ("jieba", "rjieba")
 
-    The words travel inside the model, so a saved model needs no dictionary file;
-    the jieba instance is built lazily, once per process, on first use.
+
+class JiebaTokenizer:
+    """Picklable word tokenizer that carries its user dictionary and segmenter choice.
+
+    The words travel inside the model, so a saved model needs no dictionary file and
+    always segments the way it was trained; the segmenter is built lazily, once per
+    process. `engine` is jieba itself or rjieba (jieba-rs, the same algorithm and
+    dictionary in Rust); `hmm=False` skips jieba's HMM guesses for unknown words.
     """
 
-    def __init__(self, user_words: Iterable[str] = (), hmm: bool = True) -> None:
+    engine = "jieba"  # models pickled before the engine choice existed used jieba
+
+    def __init__(self, user_words: Iterable[str] = (), hmm: bool = True, engine: str = "jieba") -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown segmenter {engine!r}; choose one of {ENGINES}")
         self.user_words = tuple(normalize(word) for word in user_words)
         self.hmm = hmm
+        self.engine = engine
 
     def __call__(self, text: str) -> list[str]:
-        return list(_cut(self.user_words, self.hmm, text))
+        return list(_cut(self.engine, self.user_words, self.hmm, text))
 
     def __repr__(self) -> str:
-        return f"JiebaTokenizer(<{len(self.user_words)} user words>, hmm={self.hmm})"
+        return f"JiebaTokenizer(<{len(self.user_words)} user words>, hmm={self.hmm}, engine={self.engine!r})"
 
 
 @lru_cache(maxsize=1 << 16)
-def _cut(user_words: tuple[str, ...], hmm: bool, text: str) -> tuple[str, ...]:
+def _cut(engine: str, user_words: tuple[str, ...], hmm: bool, text: str) -> tuple[str, ...]:
     """Segment each text once per process: CV folds, tuning and learning curves re-read the same paragraphs."""
-    tokens = _jieba_with(user_words).cut(text, HMM=hmm)
+    tokens = _segmenter(engine, user_words)(text, hmm)
     return tuple(token for token in tokens if any(ch.isalnum() for ch in token))
