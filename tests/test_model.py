@@ -49,7 +49,7 @@ def test_crash_between_the_two_renames_leaves_the_old_pair_loadable(
 ) -> None:
     path = tmp_path / "m.joblib"
     save(small_model, path, {"generation": 1})
-    real_write = model_module._atomic_write
+    real_write = model_module.atomic_write
     writes: list[Path] = []
 
     def crash_after_sidecar(target: Path, data: bytes) -> None:
@@ -58,7 +58,7 @@ def test_crash_between_the_two_renames_leaves_the_old_pair_loadable(
         writes.append(target)
         real_write(target, data)
 
-    monkeypatch.setattr(model_module, "_atomic_write", crash_after_sidecar)
+    monkeypatch.setattr(model_module, "atomic_write", crash_after_sidecar)
     changed = TopicModel(small_model.pipeline, LABELS, np.full(len(LABELS), 0.9))
     with pytest.raises(KeyboardInterrupt):
         save(changed, path, {"generation": 2})

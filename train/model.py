@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from sklearn.svm import LinearSVC
 
 from train.config import LABELS, FitConfig
 from train.errors import ModelError
+from train.files import atomic_write
 from train.tokens import JiebaTokenizer, normalize_all
 
 
@@ -115,21 +114,6 @@ def sidecar_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: a crash leaves the old file intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(model: TopicModel, path: Path, metadata: dict[str, Any]) -> dict[str, Any]:
     """Write model and sidecar so that a crash at any moment leaves a loadable pair.
 
@@ -154,8 +138,8 @@ def save(model: TopicModel, path: Path, metadata: dict[str, Any]) -> dict[str, A
             if previous is not None:
                 sidecar["previous"] = {k: v for k, v in previous.items() if k != "previous"}
             encoded = json.dumps(sidecar, ensure_ascii=False, indent=2).encode()  # fails before any write
-            _atomic_write(sidecar_path(path), encoded)
-            _atomic_write(path, payload)
+            atomic_write(sidecar_path(path), encoded)
+            atomic_write(path, payload)
     except OSError as exc:
         raise ModelError(f"{path}: cannot write model: {exc.strerror or exc}") from None
     return sidecar
