@@ -56,3 +56,15 @@ def test_the_model_records_the_tokenizer_it_was_trained_with() -> None:
         pipeline = pickle.loads(pickle.dumps(build_pipeline(FitConfig(tokenizer=kind))))  # type: ignore[arg-type]
         word = dict(pipeline.named_steps["features"].transformer_list)["word"].tokenizer
         assert (word.engine, word.hmm) == (engine, hmm)
+
+
+def test_segmentation_is_memoized_only_while_training() -> None:
+    from train import tokens
+
+    tokenizer = JiebaTokenizer()
+    tokens._cut_memoized.cache_clear()
+    tokenizer("预测时每段只切一次")
+    assert tokens._cut_memoized.cache_info().currsize == 0  # prediction: memory flat on any input
+    with tokens.memoized():
+        tokenizer("训练时同一段落会被反复切分")
+    assert tokens._cut_memoized.cache_info().currsize == 1

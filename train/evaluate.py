@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GroupKFold
 
 from train.config import LABELS
+from train.tokens import memoized
 
 Split = tuple[np.ndarray, np.ndarray]
 OnFold = Callable[[], None]
@@ -144,11 +145,11 @@ def _fit_fold(
     estimator: BaseEstimator, texts: np.ndarray, y: np.ndarray, split: Split
 ) -> tuple[np.ndarray, np.ndarray]:
     train, test = split
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), memoized():
         # A rare label can be absent from a small training fold; the constant model is the right answer.
         warnings.filterwarnings("ignore", message="Label not .* is present in all training examples")
         fitted = clone(estimator).fit(texts[train], y[train])
-    return test, np.asarray(fitted.predict_proba(texts[test]))
+        return test, np.asarray(fitted.predict_proba(texts[test]))
 
 
 def out_of_fold_scores(
@@ -251,8 +252,9 @@ def cross_source(
         estimator, train_texts, y_train, [stratified_splits(y_train, folds, seed)], n_jobs=n_jobs, on_fold=on_fold
     )
     thresholds = final_thresholds(inner, y_train)
-    fitted = clone(estimator).fit(list(train_texts), y_train)
-    scores = np.asarray(fitted.predict_proba(list(test_texts)))
+    with memoized():
+        fitted = clone(estimator).fit(list(train_texts), y_train)
+        scores = np.asarray(fitted.predict_proba(list(test_texts)))
     return compute_metrics(y_test, scores >= thresholds)
 
 

@@ -32,7 +32,7 @@ from train.evaluate import (
 )
 from train.explain import top_terms
 from train.model import TopicModel, build_baseline, build_pipeline, save
-from train.tokens import read_user_words
+from train.tokens import memoized, read_user_words
 
 # A stage name and its number of folds in; returns the callback to tick once per fold.
 ProgressFactory = Callable[[str, int], Callable[[], None]]
@@ -212,7 +212,8 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
         )
         tick = progress("final fit on all labeled data", 1)
         thresholds = final_thresholds(evaluation.cv, y)
-        model = TopicModel(pipeline=pipeline.fit(texts, y), labels=LABELS, thresholds=thresholds)
+        with memoized():
+            model = TopicModel(pipeline=pipeline.fit(texts, y), labels=LABELS, thresholds=thresholds)
         tick()
 
         metrics = evaluation.metrics()

@@ -7,7 +7,8 @@ identically at fit and at predict time because they are steps of that pipeline.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,14 +89,29 @@ class JiebaTokenizer:
         self.engine = engine
 
     def __call__(self, text: str) -> list[str]:
-        return list(_cut(self.engine, self.user_words, self.hmm, text))
+        cut = _cut_memoized if _memoizing else _cut
+        return list(cut(self.engine, self.user_words, self.hmm, text))
 
     def __repr__(self) -> str:
         return f"JiebaTokenizer(<{len(self.user_words)} user words>, hmm={self.hmm}, engine={self.engine!r})"
 
 
-@lru_cache(maxsize=1 << 16)
 def _cut(engine: str, user_words: tuple[str, ...], hmm: bool, text: str) -> tuple[str, ...]:
-    """Segment each text once per process: CV folds, tuning and learning curves re-read the same paragraphs."""
     tokens = _segmenter(engine, user_words)(text, hmm)
     return tuple(token for token in tokens if any(ch.isalnum() for ch in token))
+
+
+_cut_memoized = lru_cache(maxsize=1 << 16)(_cut)
+_memoizing = False
+
+
+@contextmanager
+def memoized() -> Iterator[None]:
+    """Segment each text once per process while training: CV folds, tuning and learning
+    curves re-read the same paragraphs. Prediction stays uncached, so its memory stays flat."""
+    global _memoizing
+    previous, _memoizing = _memoizing, True
+    try:
+        yield
+    finally:
+        _memoizing = previous

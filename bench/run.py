@@ -1,0 +1,539 @@
+"""Benchmark topic-tagger: `python bench/run.py [--quick]` from the repository root, with the project venv.
+
+Prints one table and writes the same figures to bench/results/latest.json. The machine is
+shared and noisy, so every figure also comes as a ratio to a reference measured in the same
+run: the model's word segmenter alone for throughput, a bare `import jieba` for cold start,
+a 1-paragraph predict for memory, the 1x fit for fit cost.
+
+Measured (see `--help` for sizes; about 10 minutes by default, 1-2 with --quick):
+  * tokenizer limit: jieba (Python) and the model's segmenter (rjieba by default) with the
+    project's user words, in process, over a synthetic corpus of distinct paragraphs;
+  * `train predict --file CORPUS.jsonl` throughput, one process and `--jobs 2` (when offered);
+  * cold start: a fresh 1-paragraph `train predict` against a fresh `import jieba`;
+  * `train fit` wall time and peak RSS at multiples of the seed data;
+  * `train predict` on a large JSONL: peak RSS, RSS growth and time to the first output line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+# `python bench/run.py` puts bench/, not the repository root, on the import path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import corpus, measure
+from bench.report import Row, ratio, table, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent  # not resolved: the venv's python is a symlink
+DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
+ONE_PARAGRAPH = "一段文本"
+FIT_BUDGET_SECONDS = 600.0  # above this (estimated), the largest fit drops its learning curve
+BUDGET_SECONDS = 600.0  # the whole default run; the large predict gets what is left of it
+MIN_BIG_SECONDS = 60.0
+AUTO = -1.0  # --big-max-seconds not given: fit the large predict into BUDGET_SECONDS
+SECTIONS = ("throughput", "cold", "fit", "big")
+
+PREDICT_1 = "predict batch, 1 process"
+JIEBA_COLD = "python: import jieba; initialize"
+PREDICT_COLD = "predict 1 paragraph, fresh process"
+PREDICT_1_RSS = "predict 1 paragraph: peak RSS"
+REFERENCE = "(reference)"
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_size: int
+    fit_scales: tuple[int, ...]
+    big_mb: float
+    big_max_seconds: float | None  # None: never stop it; AUTO: what is left of BUDGET_SECONDS
+    cold_runs: int
+    fit_curve: str  # for scales of 100x and more: auto, on or off
+    sections: tuple[str, ...]
+    out: Path
+    workdir: Path | None
+
+
+GROUPS = ("throughput", "start-up", "memory", "fit")
+
+
+@dataclass
+class Results:
+    """Rows by group (printed in GROUPS order), reference values by row name, and raw figures for the JSON."""
+
+    groups: dict[str, list[Row]] = field(default_factory=lambda: {group: [] for group in GROUPS})
+    references: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    limit_name: str = ""  # the tokenizer-limit row, once measured
+
+    def add(self, group: str, row: Row) -> None:
+        self.groups[group].append(row)
+
+    def reference(self, group: str, row: Row) -> None:
+        """A row other rows are divided by: its ratio is 1."""
+        assert row.value is not None
+        self.add(group, replace(row, ratio=1.0, reference=REFERENCE))
+        self.references[row.name] = row.value
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def train(*args: str) -> list[str]:
+    executable = VENV_BIN / "train"
+    return [str(executable if executable.exists() else shutil.which("train") or "train"), *args]
+
+
+# --- setup ---------------------------------------------------------------------------
+
+
+def fit_model(work: Path) -> tuple[Path, float]:
+    """The model every predict uses: all data, one CV repeat, no learning curve."""
+    model = work / "model" / "m.joblib"
+    model.parent.mkdir(parents=True, exist_ok=True)
+    command = train(
+        "fit",
+        *("--data", str(corpus.SEED_DATA), "--data", str(corpus.AUTHORED_DIR)),
+        *("--model", str(model), "--tracking-uri", f"sqlite:///{model.parent / 'db.sqlite'}"),
+        *("--repeats", "1", "--no-learning-curve"),
+    )
+    return model, measure.run_measured(command).seconds
+
+
+def predict_has_jobs() -> bool:
+    env = {**os.environ, "COLUMNS": "200", "TERM": "dumb", "NO_COLOR": "1"}
+    done = subprocess.run(train("predict", "--help"), capture_output=True, text=True, env=env, check=False)
+    return "--jobs" in done.stdout
+
+
+def one_paragraph_rss(results: Results, model: Path) -> None:
+    """Peak RSS of tagging one paragraph: what every other predict's memory is compared to."""
+    log("predict 1 paragraph: peak RSS")
+    run = measure.run_measured(train("predict", "--model", str(model), ONE_PARAGRAPH, "--format", "jsonl"))
+    results.reference("memory", Row(PREDICT_1_RSS, run.peak_rss_mb, "MB", 1.0, REFERENCE))
+    results.details["predict_1_paragraph"] = {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb}
+
+
+# --- 1 and 3: tokenizer limit and batch throughput ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Segmenter:
+    engine: str  # as train.tokens.JiebaTokenizer takes it: jieba or rjieba
+    hmm: bool = True
+
+    @property
+    def name(self) -> str:
+        label = "jieba (Python)" if self.engine == "jieba" else self.engine
+        return label if self.hmm else f"{label} without HMM"
+
+
+PYTHON_JIEBA = Segmenter("jieba")
+
+
+def model_segmenter(model: Path) -> Segmenter:
+    """The segmenter a saved model uses, from its sidecar; models from before the choice use jieba."""
+    config = json.loads(model.with_suffix(".json").read_text(encoding="utf-8")).get("config", {})
+    kind = str(config.get("tokenizer", "jieba"))
+    return Segmenter("rjieba" if kind == "rjieba" else "jieba", hmm=kind != "jieba-nohmm")
+
+
+@dataclass(frozen=True)
+class Rate:
+    paragraphs: int
+    text_mb: float
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.paragraphs / self.seconds
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.text_mb / self.seconds
+
+
+def normalized_texts(corpus_path: Path) -> list[str]:
+    """The corpus as the tokenizer sees it inside the pipeline: after train.tokens.normalize."""
+    from train.tokens import normalize
+
+    return [normalize(str(row["text"])) for row in corpus.read_jsonl(corpus_path)]
+
+
+def tokenizer_rate(texts: list[str], segmenter: Segmenter) -> Rate:
+    """train.tokens.JiebaTokenizer with the project's user words over distinct texts, in this process."""
+    from train import tokens
+
+    engine = {} if segmenter.engine == "jieba" else {"engine": segmenter.engine}
+    tokenizer = tokens.JiebaTokenizer(tokens.read_user_words(corpus.USER_DICT), hmm=segmenter.hmm, **engine)
+    tokenizer("预热")  # builds the segmenter: its dictionary load stays out of the timing
+    clear_cache = getattr(getattr(tokens, "_cut", None), "cache_clear", None)
+    if clear_cache is not None:  # the texts are distinct anyway; this also frees the last run's entries
+        clear_cache()
+    start = time.perf_counter()
+    for text in texts:
+        tokenizer(text)
+    seconds = time.perf_counter() - start
+    if clear_cache is not None:
+        clear_cache()
+    return Rate(len(texts), sum(len(t.encode("utf-8")) for t in texts) / 1e6, seconds)
+
+
+def throughput(results: Results, model: Path, corpus_path: Path) -> None:
+    texts = normalized_texts(corpus_path)
+    n = len(texts)
+    segmenter = model_segmenter(model)
+    log(f"tokenizer limit on {n:,} paragraphs: {PYTHON_JIEBA.name}")
+    python_jieba = tokenizer_rate(texts, PYTHON_JIEBA)
+    log(f"tokenizer limit: {segmenter.name} (the model's segmenter)")
+    before = python_jieba if segmenter == PYTHON_JIEBA else tokenizer_rate(texts, segmenter)
+    command = train("predict", "--model", str(model), "--file", str(corpus_path), "--format", "jsonl")
+    log(PREDICT_1)
+    single = measure.run_measured(command)
+    jobs = None
+    if predict_has_jobs():
+        log("predict batch, --jobs 2")
+        jobs = measure.run_measured([*command, "--jobs", "2"], sample_tree=True)
+    log(f"tokenizer limit again: {segmenter.name} (the reference is the mean of before and after)")
+    after = tokenizer_rate(texts, segmenter)
+
+    limit_name = results.limit_name = f"tokenizer limit: {segmenter.name}"
+    limit = (before.per_second + after.per_second) / 2
+    limit_mb = (before.mb_per_second + after.mb_per_second) / 2
+    note = "the model's segmenter, in process, mean of before and after the predicts"
+    results.reference("throughput", Row(limit_name, limit, "par/s", 1.0, REFERENCE, note))
+    results.reference("throughput", Row(f"{limit_name} (MB/s)", limit_mb, "MB/s", 1.0, REFERENCE, "UTF-8 text"))
+    if segmenter != PYTHON_JIEBA:
+        jieba_name = f"tokenizer limit: {PYTHON_JIEBA.name}"
+        rate, mb = python_jieba.per_second, python_jieba.mb_per_second
+        results.add("throughput", Row(jieba_name, rate, "par/s", ratio(rate, limit), limit_name))
+        results.add("throughput", Row(f"{jieba_name} (MB/s)", mb, "MB/s", ratio(mb, limit_mb), f"{limit_name} (MB/s)"))
+    single_rate = n / single.seconds
+    jobs_rate = n / jobs.seconds if jobs else None
+    note = f"{n:,} paragraphs, wall time including start-up"
+    results.add("throughput", Row(PREDICT_1, single_rate, "par/s", ratio(single_rate, limit), limit_name, note))
+    note = "" if jobs else "`train predict --help` lists no --jobs yet"
+    results.add(
+        "throughput", Row("predict batch, --jobs 2", jobs_rate, "par/s", ratio(jobs_rate, limit), limit_name, note)
+    )
+    speedup = ratio(jobs_rate, single_rate)
+    results.add("throughput", Row("predict batch, --jobs 2 vs 1 process", jobs_rate, "par/s", speedup, PREDICT_1))
+
+    one = results.references.get(PREDICT_1_RSS)
+    note = "largest single process"
+    results.add(
+        "memory", Row(f"{PREDICT_1}: peak RSS", single.peak_rss_mb, "MB", ratio(single.peak_rss_mb, one), PREDICT_1_RSS)
+    )
+    tree = jobs.tree_peak_mb if jobs else None
+    note = "sampled PSS sum over the parent and its workers"
+    results.add(
+        "memory",
+        Row("predict batch, --jobs 2: memory of all processes", tree, "MB", ratio(tree, one), PREDICT_1_RSS, note),
+    )
+    results.details["throughput"] = {
+        "paragraphs": n,
+        "text_mb": before.text_mb,
+        "segmenter": segmenter.name,
+        "tokenizer_seconds": [before.seconds, after.seconds],
+        "tokenizer_paragraphs_per_s": [before.per_second, after.per_second],
+        "python_jieba": {"seconds": python_jieba.seconds, "paragraphs_per_s": python_jieba.per_second},
+        "predict_1_process": {"seconds": single.seconds, "peak_rss_mb": single.peak_rss_mb},
+        "predict_jobs_2": None
+        if jobs is None
+        else {"seconds": jobs.seconds, "peak_rss_mb": jobs.peak_rss_mb, "tree_peak_mb": jobs.tree_peak_mb},
+    }
+
+
+# --- 4: cold start -----------------------------------------------------------------------
+
+
+def cold_start(results: Results, model: Path, runs: int) -> None:
+    """Median wall seconds of a fresh 1-paragraph predict against a fresh `import jieba`."""
+    log(f"cold start, {runs} rounds")
+    commands = {
+        "predict": train("predict", "--model", str(model), ONE_PARAGRAPH, "--format", "jsonl"),
+        "jieba": [sys.executable, "-c", "import jieba; jieba.initialize()"],
+    }
+    times = measure.interleaved_wall_times(commands, runs)
+    jieba, predict = measure.median(times["jieba"]), measure.median(times["predict"])
+    note = f"median of {runs}"
+    results.reference("start-up", Row(JIEBA_COLD, jieba, "s", 1.0, REFERENCE, note))
+    results.add("start-up", Row(PREDICT_COLD, predict, "s", ratio(predict, jieba), JIEBA_COLD, note))
+    results.references[PREDICT_COLD] = predict
+    results.details["cold_start"] = {"runs": runs, "seconds": times}
+
+
+# --- 5: fit scaling ----------------------------------------------------------------------
+
+
+def wants_curve(scale: int, setting: str, done: dict[int, float]) -> tuple[bool, float | None]:
+    """Whether the fit at `scale` keeps its learning curve, and the estimated seconds it was judged on.
+
+    Only fits of 100x and more may drop it, and under `auto` only if the time, extrapolated
+    from the two largest fits so far (at least linearly), would pass FIT_BUDGET_SECONDS.
+    """
+    if scale < 100 or setting == "on":
+        return True, None
+    if setting == "off":
+        return False, None
+    if len(done) < 2:
+        return True, None
+    (s1, t1), (s2, t2) = sorted(done.items())[-2:]
+    slope = max(1.0, math.log(t2 / t1) / math.log(s2 / s1))
+    estimate = t2 * (scale / s2) ** slope
+    return estimate <= FIT_BUDGET_SECONDS, estimate
+
+
+def fit_scaling(results: Results, work: Path, settings: Settings) -> None:
+    done: dict[int, float] = {}
+    details: dict[str, Any] = {}
+    bases: dict[int, Row] = {}
+    for scale in settings.fit_scales:
+        folder = work / f"fit-{scale}x"  # a fresh data file, model and tracking store per fit
+        folder.mkdir(parents=True, exist_ok=True)
+        data = folder / "data.jsonl"
+        records = corpus.write_scaled_labeled(data, scale)
+        curve, estimate = wants_curve(scale, settings.fit_curve, done)
+        command = train(
+            "fit",
+            *("--data", str(data), "--model", str(folder / "m.joblib")),
+            *("--tracking-uri", f"sqlite:///{folder / 'db.sqlite'}"),
+            *(() if curve else ("--no-learning-curve",)),
+        )
+        log(f"fit {scale}x: {records:,} paragraphs{'' if curve else ', no learning curve'}")
+        run = measure.run_measured(command, sample_tree=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        done[scale] = run.seconds
+        for index, row in enumerate(fit_rows(f"fit {scale}x ({records:,} par)", run, curve)):
+            base = bases.get(index)  # the same figure of the first fit
+            if base is None and row.value is not None:
+                results.reference("fit", row)
+                bases[index] = row
+            else:
+                base_value, base_name = (base.value, base.name) if base else (None, "")
+                results.add("fit", replace(row, ratio=ratio(row.value, base_value), reference=base_name))
+        details[f"{scale}x"] = {
+            "records": records,
+            "seconds": run.seconds,
+            "peak_rss_mb": run.peak_rss_mb,
+            "tree_peak_mb": run.tree_peak_mb,
+            "learning_curve": curve,
+            "estimated_seconds_with_curve": estimate,
+        }
+    results.details["fit"] = {"budget_seconds": FIT_BUDGET_SECONDS, "scales": details}
+
+
+def fit_rows(name: str, run: measure.Measured, curve: bool) -> list[Row]:
+    """Seconds, peak RSS and sampled all-process RSS of one fit, ratios still to fill in."""
+    return [
+        Row(name, run.seconds, "s", None, "", "defaults" if curve else "defaults + --no-learning-curve"),
+        Row(f"{name}: peak RSS", run.peak_rss_mb, "MB", None, "", "largest single process"),
+        Row(
+            f"{name}: memory of all processes",
+            run.tree_peak_mb,
+            "MB",
+            None,
+            "",
+            "sampled PSS sum over fit and its CV workers",
+        ),
+    ]
+
+
+# --- 6: a large input --------------------------------------------------------------------
+
+
+def big_input(results: Results, model: Path, work: Path, settings: Settings, elapsed: float) -> None:
+    """Peak RSS and time to the first output line of `train predict` on a large JSONL."""
+    started = time.perf_counter()
+    path = work / "big.jsonl"
+    lines = corpus.write_big_input(path, int(settings.big_mb * 1e6))
+    size_mb = path.stat().st_size / 1e6
+    max_seconds = settings.big_max_seconds
+    if max_seconds == AUTO:
+        max_seconds = max(MIN_BIG_SECONDS, BUDGET_SECONDS - elapsed - (time.perf_counter() - started))
+    limit = f", stopped after {max_seconds:.0f} s if not done" if max_seconds else ""
+    log(f"predict {size_mb:.0f} MB ({lines:,} paragraphs){limit}")
+    command = train("predict", "--model", str(model), "--file", str(path), "--format", "jsonl")
+    run = measure.run_streamed(command, max_seconds=max_seconds)
+    path.unlink()
+
+    label = f"predict {size_mb:.0f} MB JSONL"
+    done = f"{run.lines:,} of {lines:,} paragraphs ({run.lines / lines:.0%})"
+    coverage = f"whole input, {run.lines:,} paragraphs" if run.completed else f"stopped at {run.seconds:.0f} s: {done}"
+    one = results.references.get(PREDICT_1_RSS)
+    peak = run.peak_rss_mb
+    results.add("memory", Row(f"{label}: peak RSS", peak, "MB", ratio(peak, one), PREDICT_1_RSS, coverage))
+    if len(run.timeline) >= 2:  # the process's RSS as output starts and at the end: flat, or growing?
+        begin, end = run.timeline[0], run.timeline[-1]
+        at_first = f"{label}: RSS at the first output line"
+        results.reference("memory", Row(at_first, begin.rss_mb, "MB", 1.0, REFERENCE))
+        note = f"after {end.lines:,} paragraphs out"
+        growth = ratio(end.rss_mb, begin.rss_mb)
+        results.add("memory", Row(f"{label}: RSS at the end", end.rss_mb, "MB", growth, at_first, note))
+
+    first = run.first_line_seconds
+    cold = PREDICT_COLD if PREDICT_COLD in results.references else ""
+    results.add(
+        "start-up", Row(f"{label}: first output line", first, "s", ratio(first, results.references.get(cold)), cold)
+    )
+    streaming = (run.lines - 1) / (run.seconds - first) if run.seconds > first else None
+    limit_name = results.limit_name
+    note = "paragraphs out per second after the first line"
+    results.add(
+        "throughput",
+        Row(
+            f"{label}: streaming rate",
+            streaming,
+            "par/s",
+            ratio(streaming, results.references.get(limit_name)),
+            limit_name,
+            note,
+        ),
+    )
+    results.details["big_input"] = {
+        "file_mb": size_mb,
+        "paragraphs": lines,
+        "completed": run.completed,
+        "max_seconds": max_seconds,
+        "seconds": run.seconds,
+        "lines_out": run.lines,
+        "first_line_seconds": first,
+        "peak_rss_mb": run.peak_rss_mb,
+        "timeline": [vars(sample) for sample in run.timeline],
+    }
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    return {
+        "nproc": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": commit.stdout.strip() or None,
+        "rss_tool": measure.rss_tool(),
+    }
+
+
+@contextmanager
+def workspace(chosen: Path | None) -> Iterator[Path]:
+    if chosen is not None:
+        chosen.mkdir(parents=True, exist_ok=True)
+        yield chosen
+        return
+    with tempfile.TemporaryDirectory(prefix="topic-tagger-bench-") as tmp:
+        yield Path(tmp)
+
+
+def run(settings: Settings) -> None:
+    started = time.perf_counter()
+    header: dict[str, Any] = {
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(settings).items()},
+        "load_average_start": os.getloadavg(),
+    }
+    results = Results()
+    with workspace(settings.workdir) as work:
+        corpus_path = work / "corpus.jsonl"
+        log(f"corpus of {settings.corpus_size:,} synthetic paragraphs; reference model (train fit)")
+        text_bytes = corpus.write_corpus(corpus_path, settings.corpus_size)
+        model, fit_seconds = fit_model(work)
+        results.details["setup"] = {"corpus_text_mb": text_bytes / 1e6, "reference_model_fit_seconds": fit_seconds}
+        one_paragraph_rss(results, model)
+        if "throughput" in settings.sections:
+            throughput(results, model, corpus_path)
+        if "cold" in settings.sections:
+            cold_start(results, model, settings.cold_runs)
+        if "fit" in settings.sections:
+            fit_scaling(results, work, settings)
+        if "big" in settings.sections:
+            big_input(results, model, work, settings, time.perf_counter() - started)
+    header["load_average_end"] = os.getloadavg()
+    header["total_seconds"] = time.perf_counter() - started
+
+    info = header["machine"]
+    print(f"topic-tagger benchmark, {header['date']}")
+    print(f"machine: nproc {info['nproc']}, Python {info['python']}, {info['platform']}, commit {info['git_commit']}")
+    load = ", ".join(f"{x:.1f}" for x in header["load_average_start"])
+    print(f"load average at start {load}; total {header['total_seconds']:.0f} s; peak RSS by {info['rss_tool']}")
+    print()
+    print(table(results.groups))
+    write_json(settings.out, header, results.groups, results.details)
+    print(f"\nwritten: {settings.out.relative_to(ROOT) if settings.out.is_relative_to(ROOT) else settings.out}")
+
+
+def parse_args(argv: list[str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="Smoke run: 5,000 paragraphs, fits 1x and 10x, 20 MB.")
+    parser.add_argument("--corpus-size", type=int, help="Synthetic paragraphs for throughput [50000; quick 5000].")
+    parser.add_argument("--fit-scales", help="Comma-separated multiples of the seed data [1,10,100; quick 1,10].")
+    parser.add_argument("--big-mb", type=float, help="Size of the large predict input in MB [200; quick 20].")
+    parser.add_argument(
+        "--big-max-seconds",
+        type=float,
+        help="Stop the large predict after this many seconds, 0 = never [what is left of a "
+        f"{BUDGET_SECONDS / 60:.0f}-minute budget, at least {MIN_BIG_SECONDS:.0f} s; quick 0]. "
+        "Peak RSS and first-line time are still measured; the table says how much was read.",
+    )
+    parser.add_argument("--cold-runs", type=int, help="Fresh processes per cold-start median [5; quick 3].")
+    parser.add_argument(
+        "--fit-curve",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="Learning curve for fits of 100x and more; auto drops it if the fit is estimated "
+        f"to pass {FIT_BUDGET_SECONDS:.0f} s.",
+    )
+    parser.add_argument("--only", help=f"Comma-separated sections to run, of {','.join(SECTIONS)} [all].")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results [bench/results/latest.json].")
+    parser.add_argument("--workdir", type=Path, help="Keep generated files here instead of a temporary folder.")
+    args = parser.parse_args(argv)
+
+    def pick(value: Any, full: Any, quick: Any) -> Any:
+        return value if value is not None else (quick if args.quick else full)
+
+    sections = tuple(s.strip() for s in args.only.split(",")) if args.only else SECTIONS
+    if unknown := set(sections) - set(SECTIONS):
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    scales = pick(args.fit_scales, "1,10,100", "1,10")
+    big_max = pick(args.big_max_seconds, AUTO, 0.0)
+    return Settings(
+        corpus_size=pick(args.corpus_size, 50_000, 5_000),
+        fit_scales=tuple(int(s) for s in str(scales).split(",")),
+        big_mb=pick(args.big_mb, 200.0, 20.0),
+        big_max_seconds=None if big_max == 0 else big_max,
+        cold_runs=pick(args.cold_runs, 5, 3),
+        fit_curve=args.fit_curve,
+        sections=sections,
+        out=args.out.resolve(),
+        workdir=args.workdir.resolve() if args.workdir else None,
+    )
+
+
+def main() -> None:
+    settings = parse_args()
+    os.chdir(ROOT)  # train's defaults (data/, data/userdict.txt) are relative to the repository
+    run(settings)
+
+
+if __name__ == "__main__":
+    main()
