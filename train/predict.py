@@ -223,7 +223,7 @@ def evaluate_file(ref: str, path: Path, *, trust: bool = False, tracking_uri: st
     if unlabeled:
         raise DataError(f"{path}: record {unlabeled[0]!r} is unlabeled; an evaluation file must be fully labeled")
     model, metadata = load_with_metadata(ref, trust=trust, tracking_uri=tracking_uri)
-    scores = np.vstack([model.scores([r.text for r in dataset.records])])
+    scores = model.scores([r.text for r in dataset.records])
     y = np.asarray(label_matrix(dataset.records))
     return EvaluationResult(
         metrics=evaluate_model(scores, model.thresholds, y),
