@@ -53,14 +53,14 @@ def _runs(root: Path) -> list:  # type: ignore[type-arg]
     return [] if experiment is None else client.search_runs([experiment.experiment_id])
 
 
-def _running(root: Path) -> bool:
-    """Whether the fit has started its run; never creates the store itself (that would race the fit)."""
+def _running(root: Path) -> int:
+    """How many runs are open; never creates the store itself (that would race the process under test)."""
     if not (root / "db.sqlite").exists():
-        return False
+        return 0
     try:
-        return any(r.info.status == "RUNNING" for r in _runs(root))
-    except Exception:  # tables still being created by the fit
-        return False
+        return sum(r.info.status == "RUNNING" for r in _runs(root))
+    except Exception:  # tables still being created by the process under test
+        return 0
 
 
 def _one_line_error(stderr: str) -> str:
@@ -186,3 +186,22 @@ def test_tracking_failure_after_training_keeps_the_model_and_says_so(project: Pa
     assert meta["mlflow_run_id"] in line
     failed = [r for r in _runs(project) if r.info.run_id == meta["mlflow_run_id"]]
     assert [r.info.status for r in failed] == ["FAILED"]
+
+
+def test_ctrl_c_during_tune_leaves_no_run_running(project: Path) -> None:
+    store = f"sqlite:///{project / 'db.sqlite'}"
+    base = project / "base.json"
+    base.write_text('{"folds": 2, "repeats": 2, "min_df": 1}', encoding="utf-8")
+    command = [TRAIN, "tune", "--data", str(project / "tiny.jsonl"), "--config", str(base), "--n-iter", "50",
+               "--score", "macro_f1", "--out", str(project / "best.json"), "--tracking-uri", store]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 90
+    while time.time() < deadline and _running(project) < 2:
+        time.sleep(0.2)  # the parent and a child are open
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    statuses = [r.info.status for r in _runs(project)]
+    assert "RUNNING" not in statuses
+    assert statuses.count("KILLED") == 2  # the parent and the child it interrupted
+    assert not (project / "best.json").exists()
