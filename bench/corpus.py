@@ -118,26 +118,26 @@ def perturb(seed: Seed, filler: list[str], rng: random.Random, extra: int) -> st
 def write_scaled_labeled(path: Path, factor: int, seed: int = 2) -> int:
     """data/paragraphs.jsonl with each labeled record present `factor` times; return the record count.
 
-    Copy 0 is the original record; copy k >= 1 is a distinct perturbation (sentence order
-    shuffled and/or fragments of unlabeled-by-topic paragraphs, `"labels": []`, appended)
-    with the same labels and id `<article stem>:x<k>-<line>`, so train.data's group (the
-    id before the last colon) stays the seed article and grouped CV stays meaningful.
+    Copy 0 is the original record. Copy k >= 1 has its sentence order shuffled (half the
+    time) and fragments of topic-free paragraphs (`"labels": []`) appended, differs from
+    every other text in the file, keeps the labels, and has id `<article stem>:x<k>-<line>`:
+    train.data's group (the id before the last colon) stays the seed article, so grouped
+    CV stays meaningful.
     """
     rng = random.Random(seed)
     seeds = labeled_seeds()
     filler = [f for s in seeds if not s.labels for f in fragments(s.text)]
+    seen = {record.text for record in seeds}  # every copy differs from every other text in the file
     count = 0
     with path.open("w", encoding="utf-8") as out:
         for record in seeds:
-            seen = {record.text}
             rows = [{"id": record.id, "text": record.text, "labels": list(record.labels)}]
             for k in range(1, factor):
-                extra, attempts = 1, 0
-                text = perturb(record, filler, rng, extra)
-                while text in seen:
+                attempts = 0
+                text = perturb(record, filler, rng, extra=1)
+                while text in seen:  # a collision: retry, appending more fragments as they pile up
                     attempts += 1
-                    extra += attempts % 3 == 0  # widen the space when collisions pile up
-                    text = perturb(record, filler, rng, extra)
+                    text = perturb(record, filler, rng, extra=1 + attempts // 3)
                 seen.add(text)
                 rows.append({"id": f"{record.stem}:x{k}-{record.line}", "text": text, "labels": list(record.labels)})
             for row in rows:

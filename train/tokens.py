@@ -98,7 +98,8 @@ class JiebaTokenizer:
 
 def _cut(engine: str, user_words: tuple[str, ...], hmm: bool, text: str) -> tuple[str, ...]:
     tokens = _segmenter(engine, user_words)(text, hmm)
-    return tuple(token for token in tokens if any(ch.isalnum() for ch in token))
+    # isalnum() settles almost every token in C; only mixed ones like "gpt-4o" need the scan.
+    return tuple(token for token in tokens if token.isalnum() or any(ch.isalnum() for ch in token))
 
 
 _cut_memoized = lru_cache(maxsize=1 << 16)(_cut)
