@@ -116,15 +116,20 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def rss_mb(pid: int) -> float:
-    """Current resident set of one process; 0 once it is gone."""
+def _proc_mb(path: str, key: str) -> float | None:
+    """A `Key:   1234 kB` field of a /proc file in MB; None if the file or field is missing."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.startswith(key):
                 return int(line.split()[1]) / KB_PER_MB
     except (OSError, ValueError):
         pass
-    return 0.0
+    return None
+
+
+def rss_mb(pid: int) -> float:
+    """Current resident set of one process; 0 once it is gone."""
+    return _proc_mb(f"/proc/{pid}/status", "VmRSS:") or 0.0
 
 
 def pss_mb(pid: int) -> float:
@@ -133,13 +138,8 @@ def pss_mb(pid: int) -> float:
     Summed over a process tree it counts each page once, which summed RSS does not. Falls
     back to RSS where /proc/PID/smaps_rollup is not available.
     """
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="utf-8").splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / KB_PER_MB
-    except (OSError, ValueError):
-        pass
-    return rss_mb(pid)
+    pss = _proc_mb(f"/proc/{pid}/smaps_rollup", "Pss:")
+    return rss_mb(pid) if pss is None else pss
 
 
 class TreeSampler:

@@ -237,7 +237,7 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
             tracking.log_metrics(metrics)
             tracking.log_dataset([r.id for r in records], texts, y, _joined(request.data), dataset.sha256)
             _log_report(records, y, evaluation, model)
-            model_uri = tracking.log_model(request.model_path, texts[:3])
+            model_uri = tracking.log_model(model, request.model_path, texts[:3])
             registered = tracking.register(model_uri) if request.register else None
             tracking.log_metrics({"fit_seconds": time.perf_counter() - started})
         except Exception as exc:  # the model is safe on disk; say so rather than lose it in a traceback
@@ -288,7 +288,7 @@ def _log_report(records: Sequence[Record], y: np.ndarray, evaluation: Evaluation
             report.classification_report(cv.mean()),
             "",
             "F1 by evaluation:",
-            report.metrics_table(named),
+            report.f1_by_evaluation(named),
         ]
         (folder / "classification_report.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
         report.confusion_figure(y, decisions, folder / "confusion_matrices.png")

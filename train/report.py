@@ -12,7 +12,7 @@ from train.config import LABELS
 from train.evaluate import Metrics
 
 
-def metrics_table(named: Mapping[str, Metrics]) -> str:
+def f1_by_evaluation(named: Mapping[str, Metrics]) -> str:
     """A fixed-width table: one row per label, one F1 column per evaluation."""
     names = list(named)
     width = max(len(label) for label in LABELS) + 2

@@ -211,15 +211,15 @@ def _texts_of(model_input: Any) -> list[str]:
     return [str(model_input)]
 
 
-def log_model(model_path: Path, example_texts: Sequence[str]) -> str:
-    """Log the saved model as a pyfunc with signature and example; returns its URI."""
+def log_model(model: TopicModel, model_path: Path, example_texts: Sequence[str]) -> str:
+    """Log the saved model (`model`, as written to `model_path`) as a pyfunc with signature and example."""
     from mlflow.models import infer_signature
 
     import train
 
     package = Path(train.__file__).parent
     example = pd.DataFrame({"text": list(example_texts)})
-    signature = infer_signature(example, tag_frame(load(model_path)[0], example["text"]))
+    signature = infer_signature(example, tag_frame(model, example["text"]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # type-hint signature inference: we pass one
         info = mlflow.pyfunc.log_model(
