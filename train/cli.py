@@ -32,6 +32,11 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
+class Engine(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
 class ReportFormat(StrEnum):
     table = "table"
     json = "json"
@@ -327,8 +332,12 @@ def predict(
         Optional[list[str]], typer.Argument(help="Paragraphs to tag; `-` reads an article from stdin.")
     ] = None,
     file: Annotated[
-        Optional[Path],
-        typer.Option("--file", "-f", help="A .txt article (one paragraph per line) or a .jsonl of {id, text}."),
+        Optional[str],
+        typer.Option(
+            "--file",
+            "-f",
+            help="A .txt article (one paragraph per line), a .jsonl of {id, text}; Spark: also .parquet.",
+        ),
     ] = None,
     model: ModelRef = str(MODEL_PATH),
     output_format: Annotated[
@@ -337,19 +346,34 @@ def predict(
     ] = None,
     explain: Annotated[bool, typer.Option(help="Show the terms behind each label a paragraph gets.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Processes tagging in parallel (order is kept).")] = 1,
+    engine: Annotated[
+        Engine, typer.Option(help="local: this process (or --jobs). spark: mlflow.pyfunc.spark_udf on Spark.")
+    ] = Engine.local,
+    output: Annotated[
+        Optional[str], typer.Option("--output", "-o", help="Parquet output of --engine spark (a new path).")
+    ] = None,
+    spark_master: Annotated[
+        Optional[str],
+        typer.Option(help="Spark master [default: spark-submit's, else local[*]], e.g. spark://host:7077, yarn."),
+    ] = None,
     trust: Trust = False,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Tag paragraphs, an article, or a JSONL batch with topics."""
+    """Tag paragraphs, an article, or a JSONL batch with topics; or a JSONL/Parquet input on Spark."""
     from train import predict as p
     from train import render
 
+    if engine is Engine.spark:
+        _predict_on_spark(texts, file, output, model, spark_master, explain, tracking_uri)
+        return
     chosen = output_format or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.jsonl)
     with user_errors():
         if bool(texts) == bool(file):
             raise TrainError("give either texts to tag or --file, not both or neither")
+        if output or spark_master:
+            raise TrainError("--output and --spark-master go with --engine spark; the local engine writes to stdout")
         tagger = p.load_tagger(model, trust=trust, tracking_uri=tracking_uri)
-        paragraphs, article = p.read_input(texts or [], file)
+        paragraphs, article = p.read_input(texts or [], Path(file) if file else None)
         tagged = p.tag_parallel(tagger, paragraphs, jobs, explain=explain)
         if chosen is OutputFormat.jsonl:
             render.stream_jsonl(tagged)
@@ -365,6 +389,28 @@ def predict(
         typer.echo(render.tagged_json(rows, summary))
     else:
         render.tagged_table(rows, summary)
+
+
+def _predict_on_spark(
+    texts: list[str] | None,
+    file: str | None,
+    output: str | None,
+    model: str,
+    master: str | None,
+    explain: bool,
+    tracking_uri: str | None,
+) -> None:
+    from train.spark import SparkJob, score
+    from train.tracking import resolve_tracking_uri
+
+    with user_errors():
+        if texts or file is None or output is None:
+            raise TrainError("--engine spark tags a file: give --file INPUT (.jsonl or .parquet) and --output OUTPUT")
+        if explain:
+            raise TrainError("--explain is not available with --engine spark")
+        job = SparkJob(model, file, output, master, resolve_tracking_uri(tracking_uri))
+        result = score(job)
+    typer.echo(f"tagged {result.rows:,} rows on Spark {result.master} in {result.seconds:.1f} s → {result.output}")
 
 
 @app.command()
@@ -481,6 +527,37 @@ def models(tracking_uri: TrackingUri = None) -> None:
         typer.echo("no registered versions yet: train fit --register")
         return
     render.versions_table(versions)
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        str,
+        typer.Option("--model", "-m", help="Model file, or an MLflow URI (runs:/…, models:/topic-tagger@champion)."),
+    ] = str(MODEL_PATH),
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the server to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5001,
+    workers: Annotated[int, typer.Option(help="Server worker processes.")] = 1,
+    timeout: Annotated[int, typer.Option(help="Seconds allowed per request.")] = 60,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Serve the model over REST with MLflow's model server (POST /invocations)."""
+    from train.serve import serve as run_server
+    from train.tracking import resolve_tracking_uri
+
+    with user_errors():
+        code = run_server(
+            model,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout=timeout,
+            tracking_uri=resolve_tracking_uri(tracking_uri),
+            announce=lambda line: typer.echo(line, err=True),
+        )
+    raise typer.Exit(code)
 
 
 @app.command()

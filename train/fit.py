@@ -185,7 +185,7 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
     check_trainable(records, config.folds)
     user_words = read_user_words(request.user_dict) if request.user_dict else ()
 
-    from train import tracking  # mlflow is slow to import: only here, after the data is known good
+    from train import pyfunc, tracking  # mlflow is slow to import: only here, after the data is known good
 
     experiment_id = tracking.connect(request.tracking_uri, request.experiment)
     texts = [r.text for r in records]
@@ -237,7 +237,7 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
             tracking.log_metrics(metrics)
             tracking.log_dataset([r.id for r in records], texts, y, _joined(request.data), dataset.sha256)
             _log_report(records, y, evaluation, model)
-            model_uri = tracking.log_model(model, request.model_path, texts[:3])
+            model_uri = pyfunc.log_model(model, request.model_path, texts[:3], request.user_dict)
             registered = tracking.register(model_uri) if request.register else None
             tracking.log_metrics({"fit_seconds": time.perf_counter() - started})
         except Exception as exc:  # the model is safe on disk; say so rather than lose it in a traceback

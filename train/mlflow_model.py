@@ -2,6 +2,6 @@
 
 import mlflow
 
-from train.tracking import TopicTaggerPyfunc
+from train.pyfunc import TopicTaggerPyfunc
 
 mlflow.models.set_model(TopicTaggerPyfunc())

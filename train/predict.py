@@ -59,9 +59,9 @@ def load_with_metadata(
 ) -> tuple[TopicModel, dict[str, Any]]:
     """A joblib path, or an MLflow model URI (which needs mlflow), with the model's sidecar metadata."""
     if is_mlflow_uri(ref):
-        from train import tracking
+        from train import pyfunc, tracking
 
-        return tracking.load_model(ref, tracking_uri)
+        return pyfunc.load_model(ref, tracking.resolve_tracking_uri(tracking_uri))
     return load(Path(ref), trust=trust)
 
 

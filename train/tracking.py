@@ -22,15 +22,12 @@ import numpy as np
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.entities import RunStatus
-from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from train.config import LABELS
 from train.errors import TrackingError
-from train.model import TopicModel, load
 
 DEFAULT_STORE = "mlflow.db"
 ARTIFACT_DIR = "mlruns"
-MODEL_NAME = "model"
 
 
 def resolve_tracking_uri(explicit: str | None = None) -> str:
@@ -178,80 +175,6 @@ def log_artifacts(folder: Path) -> None:
 
 def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
     mlflow.log_table(data=frame, artifact_file=artifact_file)
-
-
-class TopicTaggerPyfunc(PythonModel):
-    """Raw text in, labels and per-label scores out, for any MLflow consumer."""
-
-    def load_context(self, context: PythonModelContext) -> None:
-        self.model, self.metadata = load(Path(context.artifacts["model"]))
-
-    # A DataFrame hint: MLflow validates against the logged signature instead of the hint.
-    def predict(
-        self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-    ) -> pd.DataFrame:
-        return tag_frame(self.model, _texts_of(model_input))
-
-
-def tag_frame(model: TopicModel, texts: Sequence[str]) -> pd.DataFrame:
-    """One row per text: its `labels` list, then one score column per label."""
-    scores = model.scores(texts)
-    frame = pd.DataFrame(scores, columns=list(model.labels))
-    labels = [[lab for lab, on in zip(model.labels, row, strict=True) if on] for row in model.decide(scores)]
-    frame.insert(0, "labels", labels)
-    return frame
-
-
-def _texts_of(model_input: Any) -> list[str]:
-    if isinstance(model_input, pd.DataFrame):
-        column = "text" if "text" in model_input.columns else model_input.columns[0]
-        return [str(t) for t in model_input[column]]
-    if isinstance(model_input, pd.Series | np.ndarray | list | tuple):
-        return [str(t) for t in model_input]
-    return [str(model_input)]
-
-
-def log_model(model: TopicModel, model_path: Path, example_texts: Sequence[str]) -> str:
-    """Log the saved model (`model`, as written to `model_path`) as a pyfunc with signature and example."""
-    from mlflow.models import infer_signature
-
-    import train
-
-    package = Path(train.__file__).parent
-    example = pd.DataFrame({"text": list(example_texts)})
-    signature = infer_signature(example, tag_frame(model, example["text"]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # type-hint signature inference: we pass one
-        info = mlflow.pyfunc.log_model(
-            name=MODEL_NAME,
-            python_model=str(package / "mlflow_model.py"),  # models-from-code: nothing pickled
-            artifacts={"model": str(model_path), "metadata": str(model_path.with_suffix(".json"))},
-            code_paths=[str(package)],
-            pip_requirements=_requirements(),
-            signature=signature,
-            input_example=example,
-        )
-    return str(info.model_uri)
-
-
-def _requirements() -> list[str]:
-    from importlib.metadata import version
-
-    packages = ["scikit-learn", "jieba", "joblib", "opencc", "numpy", "pandas", "mlflow"]
-    return [f"{name}=={version(name)}" for name in packages]
-
-
-def load_model(uri: str, tracking_uri: str | None = None) -> tuple[TopicModel, dict[str, Any]]:
-    """The TopicModel and its metadata behind a `runs:/` or `models:/` URI."""
-    mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "add type hints to predict": deliberate
-            loaded = mlflow.pyfunc.load_model(uri)
-    except Exception as exc:
-        raise TrackingError(f"cannot load MLflow model {uri}: {str(exc).splitlines()[0]}") from None
-    wrapper = loaded.unwrap_python_model()
-    return wrapper.model, wrapper.metadata
 
 
 def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:

@@ -1,0 +1,186 @@
+"""`train predict --engine spark`: tag a JSONL or Parquet input on Spark with `mlflow.pyfunc.spark_udf`.
+
+The same pyfunc model that `train serve` serves runs inside Spark's Python workers, so a
+laptop (`local[*]`) and a cluster (`--spark-master`, or spark-submit's configuration) give
+the labels and scores `train predict` gives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from train import pyfunc
+from train.config import LABELS
+from train.errors import DataError, TrainError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+INSTALL_HINT = "pip install 'topic-tagger[spark]' (or `make spark`); Spark also needs Java 17 or newer"
+PREDICTED = ("labels", "scores")
+
+
+@dataclass(frozen=True)
+class SparkJob:
+    model: str
+    input: str
+    output: str
+    master: str | None
+    tracking_uri: str
+
+
+@dataclass(frozen=True)
+class SparkResult:
+    rows: int
+    output: str
+    master: str
+    seconds: float
+
+
+def score(job: SparkJob) -> SparkResult:
+    """Read the input, tag every row's `text`, write Parquet: input columns, `labels`, `scores`."""
+    started = time.perf_counter()
+    _require_pyspark()
+    reader = _reader_for(job.input)
+    _refuse_existing(job.output)
+    with pyfunc.model_uri(job.model) as uri:
+        pyfunc.check_model_uri(uri, job.tracking_uri)
+        spark = session(job.master)
+        try:
+            frame = _validated(getattr(spark.read.options(mode="FAILFAST"), reader)(job.input), job.input)
+            tagged = tag(spark, frame, uri)
+            _write_parquet(tagged, job.output)
+            rows = spark.read.parquet(job.output).count()
+            master = str(spark.sparkContext.master)
+        except TrainError:
+            raise
+        except Exception as exc:  # Spark wraps every failure in a JVM traceback; its first line says what broke
+            raise TrainError(f"{job.input}: Spark job failed: {_first_line(exc)}") from None
+        finally:
+            spark.stop()
+    return SparkResult(rows=rows, output=job.output, master=master, seconds=time.perf_counter() - started)
+
+
+def session(master: str | None) -> SparkSession:
+    """A Spark session on `master`, else on the master spark-submit or spark-defaults.conf set, else local[*]."""
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    conf = SparkConf().setAppName("topic-tagger")
+    if master:
+        conf.setMaster(master)
+    elif not conf.contains("spark.master"):
+        conf.setMaster("local[*]")
+    if conf.get("spark.master", "").startswith("local"):
+        # Local workers must run this interpreter (the one with the project installed), not `python3` on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = SparkSession.builder.config(conf=conf).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def tag(spark: SparkSession, frame: DataFrame, model_uri: str) -> DataFrame:
+    """The input with `labels` (array of names) and `scores` (a struct, one field per label) appended.
+
+    Input columns that clash with those names are kept as `input_labels` / `input_scores`.
+    """
+    import mlflow
+    from pyspark.sql import functions as F
+
+    with warnings.catch_warnings():
+        # "use env_manager=conda": local is deliberate (the project is installed here), as is pandas 3.
+        warnings.simplefilter("ignore", FutureWarning)
+        logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
+        predict = mlflow.pyfunc.spark_udf(
+            spark, model_uri, result_type=pyfunc.spark_result_type(LABELS), env_manager="local"
+        )
+    for name in PREDICTED:
+        if name in frame.columns:
+            frame = frame.withColumnRenamed(name, f"input_{name}")
+    result = "_topic_tagger_result"
+    tagged = frame.withColumn(result, predict(F.struct(F.col(pyfunc.TEXT_COLUMN))))
+    return tagged.select(
+        *(F.col(f"`{c}`") for c in frame.columns),
+        F.col(f"{result}.labels").alias("labels"),
+        F.struct(*(F.col(f"{result}.{label}").alias(label) for label in LABELS)).alias("scores"),
+    )
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise TrainError(f"--engine spark needs pyspark, which is not installed: {INSTALL_HINT}") from None
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise TrainError(f"--engine spark needs Java, which was not found on PATH or in JAVA_HOME: {INSTALL_HINT}")
+
+
+def _reader_for(location: str) -> str:
+    """Spark's reader for the input: JSON Lines by suffix, Parquet by suffix or as a folder of parts."""
+    if _is_local(location):
+        path = Path(location)
+        if not path.exists():
+            raise DataError(f"{location}: no such file or directory")
+        if path.is_dir():
+            return "parquet"
+    suffix = Path(location.rstrip("/")).suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return "json"
+    if suffix == ".parquet":
+        return "parquet"
+    raise DataError(f"{location}: --engine spark reads .jsonl or .parquet input")
+
+
+def _refuse_existing(location: str) -> None:
+    if _is_local(location) and Path(location).exists():
+        raise DataError(f"{location}: already exists; choose a new --output (nothing is overwritten)")
+
+
+def _validated(frame: DataFrame, location: str) -> DataFrame:
+    """Every row needs non-empty text; found out before any scoring, not in a failed task."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    text = pyfunc.TEXT_COLUMN
+    if text not in frame.columns:
+        raise DataError(f"{location}: no '{text}' column (columns: {', '.join(frame.columns) or 'none'})")
+    if not isinstance(frame.schema[text].dataType, StringType):
+        raise DataError(f"{location}: column '{text}' is {frame.schema[text].dataType.simpleString()}, not text")
+    blank = frame.filter(F.col(text).isNull() | (F.trim(F.col(text)) == ""))
+    missing = blank.count()
+    if missing:
+        first = blank.first()
+        where = f" (first: id {first['id']!r})" if first is not None and "id" in frame.columns else ""
+        raise DataError(f"{location}: {missing} rows have no text{where}")
+    return frame
+
+
+def _write_parquet(frame: DataFrame, location: str) -> None:
+    """Write beside the target and rename into place, so a failed job leaves no half-written output."""
+    if not _is_local(location):
+        frame.write.parquet(location)
+        return
+    target = Path(location)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        frame.write.parquet(str(partial))
+        partial.rename(target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _is_local(location: str) -> bool:
+    return "://" not in location
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
