@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Iterator
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +21,7 @@ from typer.testing import CliRunner
 from train.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
+TRAIN = str(Path(sys.executable).parent / "train")
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +91,89 @@ def tiny_rows() -> list[dict[str, object]]:
         {"id": "t:17", "text": "本文图片来自网络", "labels": []},
         {"id": "t:18", "text": "还没有标注的一段文字", "labels": None},
     ]
+
+
+# --- real server processes on 127.0.0.1 ---------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(
+    command: Sequence[str], url: str, log: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a server in its own process group and wait until `url` answers 200."""
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"{command[0]} exited with {server.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.5)
+    stop_server(server)
+    pytest.fail(f"no answer from {url} within {timeout} s: {log.read_text()[-2000:]}")
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> int:
+    """SIGTERM the server's process group (the server and any workers) and wait for it."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        return server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        return server.wait()
+
+
+@dataclass(frozen=True)
+class TrackingServer:
+    uri: str
+    root: Path
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingServer]:
+    """A real `mlflow server`: SQLite backend, artifacts proxied to a local folder, a free port."""
+    root = tmp_path_factory.mktemp("tracking-server")
+    port = free_port()
+    command = [
+        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+        "--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--artifacts-destination", str(root / "artifacts"),
+    ]  # fmt: skip
+    server = start_server(command, f"http://127.0.0.1:{port}/health", root / "server.log")
+    yield TrackingServer(uri=f"http://127.0.0.1:{port}", root=root)
+    stop_server(server)
+
+
+@dataclass(frozen=True)
+class ServerFit:
+    """One real `train fit --register` that logged to the tracking server."""
+
+    tracking_uri: str
+    run_id: str
+    model: Path
+
+
+@pytest.fixture(scope="session")
+def server_fit(tracking_server: TrackingServer) -> ServerFit:
+    model = tracking_server.root / "models" / "topic_classifier.joblib"
+    result = subprocess.run(
+        [TRAIN, "fit", "--data", str(ROOT / "data" / "paragraphs.jsonl"), "--data", str(ROOT / "data" / "authored"),
+         "--user-dict", str(ROOT / "data" / "userdict.txt"), "--model", str(model), "--repeats", "1",
+         "--no-learning-curve", "--register", "--run-name", "server-fit", "--tracking-uri", tracking_server.uri],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    from train.model import load
+
+    return ServerFit(tracking_server.uri, load(model)[1]["mlflow_run_id"], model)

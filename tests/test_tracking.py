@@ -8,10 +8,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from tests.conftest import FittedProject, write_jsonl
+from tests.conftest import FittedProject, ServerFit, write_jsonl
 from train.cli import app
 from train.config import LABELS
 from train.model import load
+from train.pyfunc import tag_frame
 from train.tracking import resolve_tracking_uri
 
 
@@ -86,3 +87,31 @@ def test_tracking_uri_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5555")
     assert resolve_tracking_uri() == "http://127.0.0.1:5555"
     assert resolve_tracking_uri("sqlite:///x.db") == "sqlite:///x.db"
+
+
+# --- a real tracking server ---------------------------------------------------------
+
+
+def test_fit_logs_run_metrics_and_model_to_a_tracking_server(server_fit: ServerFit) -> None:
+    client = MlflowClient(tracking_uri=server_fit.tracking_uri)
+    run = client.get_run(server_fit.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "server-fit"
+    assert 0.5 < run.data.metrics["macro_f1"] <= 1.0
+    assert {"grouped_macro_f1", "baseline_macro_f1", *(f"f1_{lab}" for lab in LABELS)} <= set(run.data.metrics)
+    (logged,) = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'"
+    )
+    artifacts = {a.path for a in client.list_logged_model_artifacts(logged.model_id)}
+    assert {"MLmodel", "artifacts", "code"} <= artifacts
+    (version,) = client.search_model_versions("name = 'topic-tagger'")
+    assert version.run_id == run.info.run_id
+
+
+def test_model_loads_from_the_tracking_server_and_predicts_as_the_file(server_fit: ServerFit) -> None:
+    texts = ["法院受理了作家对人工智能公司的版权诉讼", "該公司宣布完成新一輪融資，估值翻倍", "今天天气不错"]
+    expected = tag_frame(load(server_fit.model)[0], texts)
+    mlflow.set_tracking_uri(server_fit.tracking_uri)
+    for uri in (f"runs:/{server_fit.run_id}/model", "models:/topic-tagger/1"):
+        served = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"text": texts}))
+        pd.testing.assert_frame_equal(served, expected)

@@ -51,7 +51,9 @@ def score(job: SparkJob) -> SparkResult:
     _require_pyspark()
     reader = _reader_for(job.input)
     _refuse_existing(job.output)
-    with pyfunc.model_uri(job.model) as uri:
+    with pyfunc.model_uri(job.model) as uri, warnings.catch_warnings():
+        # pyspark warns that pandas 3 is new to it; the tests compare every score with `train predict`.
+        warnings.simplefilter("ignore", FutureWarning)
         pyfunc.check_model_uri(uri, job.tracking_uri)
         spark = session(job.master)
         try:
@@ -95,13 +97,10 @@ def tag(spark: SparkSession, frame: DataFrame, model_uri: str) -> DataFrame:
     import mlflow
     from pyspark.sql import functions as F
 
-    with warnings.catch_warnings():
-        # "use env_manager=conda": local is deliberate (the project is installed here), as is pandas 3.
-        warnings.simplefilter("ignore", FutureWarning)
-        logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
-        predict = mlflow.pyfunc.spark_udf(
-            spark, model_uri, result_type=pyfunc.spark_result_type(LABELS), env_manager="local"
-        )
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # "use env_manager=conda": local is deliberate
+    predict = mlflow.pyfunc.spark_udf(
+        spark, model_uri, result_type=pyfunc.spark_result_type(LABELS), env_manager="local"
+    )
     for name in PREDICTED:
         if name in frame.columns:
             frame = frame.withColumnRenamed(name, f"input_{name}")
