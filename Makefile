@@ -16,8 +16,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,spark]"
 	touch $(STAMP) $@
+
+# Spark runs on the JVM: take Java 17 from Debian when the machine has none.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: java
+java:
+	@command -v java >/dev/null 2>&1 || { echo "installing Java 17 for Spark (Debian openjdk-17-jre-headless)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; }
 
 .PHONY: help
 help: ## List the targets
@@ -32,7 +39,7 @@ run: $(STAMP) ## Train on data/ (CV + MLflow run), then tag the example article
 	$(BIN)/train predict --file data/examples/article.txt --format table
 
 .PHONY: test
-test: $(TEST_STAMP) ## Install test extras and run the test suite
+test: $(TEST_STAMP) java ## Install test and Spark extras (and Java if missing), run the test suite
 	$(BIN)/python -m pytest
 
 .PHONY: lint
@@ -42,8 +49,12 @@ lint: $(TEST_STAMP) ## ruff and mypy
 	$(BIN)/mypy
 
 .PHONY: bench
-bench: $(STAMP) ## Benchmarks: tokenizer limit, predict throughput, cold start, fit scaling, memory
+bench: $(TEST_STAMP) java ## Benchmarks: tokenizer, predict, cold start, fit scaling, memory, REST, Spark
 	$(BIN)/python bench/run.py
+
+.PHONY: serve
+serve: $(STAMP) ## Serve the trained model over REST on http://127.0.0.1:5001
+	$(BIN)/train serve
 
 .PHONY: ui
 ui: $(STAMP) ## Open the MLflow UI on http://127.0.0.1:5000

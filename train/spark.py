@@ -24,7 +24,7 @@ from train.errors import DataError, TrainError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-INSTALL_HINT = "pip install 'topic-tagger[spark]' (or `make spark`); Spark also needs Java 17 or newer"
+INSTALL_HINT = "pip install 'topic-tagger[spark]'; Spark also needs Java 17 or newer"
 PREDICTED = ("labels", "scores")
 
 
