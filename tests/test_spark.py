@@ -4,6 +4,7 @@ import json
 import os
 import random
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,24 @@ def test_option_mistakes_are_one_line_errors(fitted: FittedProject, args: list[s
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {message}")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_spark_submit_runs_the_same_command_on_its_master(fitted: FittedProject, corpus: Path, tmp_path: Path) -> None:
+    """As on a cluster: spark-submit chooses the master, `train/__main__.py` is the application."""
+    import train
+
+    source = tmp_path / "few.jsonl"
+    source.write_text("".join(corpus.read_text(encoding="utf-8").splitlines(keepends=True)[:40]), encoding="utf-8")
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        [str(bin_dir / "spark-submit"), "--master", "local[1]", str(Path(train.__file__).parent / "__main__.py"),
+         "predict", "--engine", "spark", "--model", str(fitted.model), "--file", str(source),
+         "--output", str(tmp_path / "out.parquet")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "tagged 40 rows on Spark local[1]" in result.stdout
+    tagged = pd.read_parquet(tmp_path / "out.parquet")
+    expected = _local(fitted.model, source)
+    assert {row.id: list(row.labels) for row in tagged.itertuples()} == {k: v["labels"] for k, v in expected.items()}

@@ -72,16 +72,17 @@ def score(job: SparkJob) -> SparkResult:
 
 
 def session(master: str | None) -> SparkSession:
-    """A Spark session on `master`, else on the master spark-submit or spark-defaults.conf set, else local[*]."""
-    from pyspark import SparkConf
+    """A Spark session on `master`, else on spark-submit's or spark-defaults.conf's, else local[*]."""
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
+    # Start (or, under spark-submit, join) the JVM first: only then does SparkConf see the
+    # master that spark-submit, spark-defaults.conf or the launcher's local[*] default chose.
+    SparkContext._ensure_initialized()
     conf = SparkConf().setAppName("topic-tagger")
     if master:
         conf.setMaster(master)
-    elif not conf.contains("spark.master"):
-        conf.setMaster("local[*]")
-    if conf.get("spark.master", "").startswith("local"):
+    if conf.get("spark.master", "local[*]").startswith("local"):
         # Local workers must run this interpreter (the one with the project installed), not `python3` on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = SparkSession.builder.config(conf=conf).getOrCreate()
