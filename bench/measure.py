@@ -223,6 +223,13 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def percentile(values: Sequence[float], p: int) -> float:
+    """The p-th percentile (1 to 99), interpolated between samples, never past the largest."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
 def run_streamed(command: Sequence[str], *, max_seconds: float | None) -> Streamed:
     """Read the command's stdout: time its first line, then drain and discard the rest.
 

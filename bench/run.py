@@ -3,15 +3,19 @@
 Prints one table and writes the same figures to bench/results/latest.json. The machine is
 shared and noisy, so every figure also comes as a ratio to a reference measured in the same
 run: the model's word segmenter alone for throughput, a bare `import jieba` for cold start,
-a 1-paragraph predict for memory, the 1x fit for fit cost.
+a 1-paragraph predict for memory, the 1x fit for fit cost, a 1-process predict for REST and
+a `--jobs 2` predict for Spark.
 
-Measured (see `--help` for sizes; about 10 minutes by default, 1-2 with --quick):
+Measured (see `--help` for sizes; about 12 minutes by default, 2-3 with --quick):
   * tokenizer limit: jieba (Python) and the model's segmenter (rjieba by default) with the
     project's user words, in process, over a synthetic corpus of distinct paragraphs;
   * `train predict --file CORPUS.jsonl` throughput, one process and `--jobs 2` (when offered);
   * cold start: a fresh 1-paragraph `train predict` against a fresh `import jieba`;
   * `train fit` wall time and peak RSS at multiples of the seed data;
-  * `train predict` on a large JSONL: peak RSS, RSS growth and time to the first output line.
+  * `train predict` on a large JSONL: peak RSS, RSS growth and time to the first output line;
+  * `train serve` (MLflow's model server): requests/s, paragraphs/s and p50/p99 latency of
+    1-paragraph and 100-paragraph requests from one sequential client;
+  * `train predict --engine spark` on local[2] against `train predict --jobs 2`, same corpus.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from typing import Any
 # `python bench/run.py` puts bench/, not the repository root, on the import path.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import corpus, measure
+from bench import corpus, measure, serving
 from bench.report import Row, ratio, table, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +51,9 @@ FIT_BUDGET_SECONDS = 600.0  # above this (estimated), the largest fit drops its 
 BUDGET_SECONDS = 600.0  # the whole default run; the large predict gets what is left of it
 MIN_BIG_SECONDS = 60.0
 AUTO = -1.0  # --big-max-seconds not given: fit the large predict into BUDGET_SECONDS
-SECTIONS = ("throughput", "cold", "fit", "big")
+SECTIONS = ("throughput", "cold", "fit", "big", "rest", "spark")
+REST_BATCH = 100  # paragraphs per request in the REST batch mode
+SPARK_MASTER = "local[2]"
 
 PREDICT_1 = "predict batch, 1 process"
 JIEBA_COLD = "python: import jieba; initialize"
@@ -63,13 +69,14 @@ class Settings:
     big_mb: float
     big_max_seconds: float | None  # None: never stop it; AUTO: what is left of BUDGET_SECONDS
     cold_runs: int
+    rest_seconds: float  # per REST mode
     fit_curve: str  # for scales of 100x and more: auto, on or off
     sections: tuple[str, ...]
     out: Path
     workdir: Path | None
 
 
-GROUPS = ("throughput", "start-up", "memory", "fit")
+GROUPS = ("throughput", "start-up", "memory", "fit", "serving")
 
 
 @dataclass
@@ -103,6 +110,11 @@ def train(*args: str) -> list[str]:
 # --- setup ---------------------------------------------------------------------------
 
 
+def tracking_uri(model: Path) -> str:
+    """The MLflow store beside a model: what fits log to, and what serve and Spark are pointed at."""
+    return f"sqlite:///{model.parent / 'db.sqlite'}"
+
+
 def fit_model(work: Path) -> tuple[Path, float]:
     """The model every predict uses: all data, one CV repeat, no learning curve."""
     model = work / "model" / "m.joblib"
@@ -110,10 +122,15 @@ def fit_model(work: Path) -> tuple[Path, float]:
     command = train(
         "fit",
         *("--data", str(corpus.SEED_DATA), "--data", str(corpus.AUTHORED_DIR)),
-        *("--model", str(model), "--tracking-uri", f"sqlite:///{model.parent / 'db.sqlite'}"),
+        *("--model", str(model), "--tracking-uri", tracking_uri(model)),
         *("--repeats", "1", "--no-learning-curve"),
     )
     return model, measure.run_measured(command).seconds
+
+
+def predict_file(model: Path, path: Path) -> list[str]:
+    """`train predict` over a JSONL file, JSONL out."""
+    return train("predict", "--model", str(model), "--file", str(path), "--format", "jsonl")
 
 
 def predict_has_jobs() -> bool:
@@ -203,7 +220,7 @@ def throughput(results: Results, model: Path, corpus_path: Path) -> None:
     python_jieba = tokenizer_rate(texts, PYTHON_JIEBA)
     log(f"tokenizer limit: {segmenter.name} (the model's segmenter)")
     before = python_jieba if segmenter == PYTHON_JIEBA else tokenizer_rate(texts, segmenter)
-    command = train("predict", "--model", str(model), "--file", str(corpus_path), "--format", "jsonl")
+    command = predict_file(model, corpus_path)
     log(PREDICT_1)
     single = measure.run_measured(command, sample_tree=True)
     jobs = None
@@ -224,7 +241,7 @@ def throughput(results: Results, model: Path, corpus_path: Path) -> None:
         rate, mb = python_jieba.per_second, python_jieba.mb_per_second
         results.add("throughput", Row(jieba_name, rate, "par/s", ratio(rate, limit), limit_name))
         results.add("throughput", Row(f"{jieba_name} (MB/s)", mb, "MB/s", ratio(mb, limit_mb), f"{limit_name} (MB/s)"))
-    single_rate = n / single.seconds
+    single_rate = results.references[PREDICT_1] = n / single.seconds  # also the REST rows' reference
     jobs_rate = n / jobs.seconds if jobs else None
     note = f"{n:,} paragraphs, wall time including start-up"
     results.add("throughput", Row(PREDICT_1, single_rate, "par/s", ratio(single_rate, limit), limit_name, note))
@@ -373,7 +390,7 @@ def big_input(results: Results, model: Path, work: Path, settings: Settings, ela
         max_seconds = max(MIN_BIG_SECONDS, BUDGET_SECONDS - elapsed - (time.perf_counter() - started))
     limit = f", stopped after {max_seconds:.0f} s if not done" if max_seconds else ""
     log(f"predict {size_mb:.0f} MB ({lines:,} paragraphs){limit}")
-    command = train("predict", "--model", str(model), "--file", str(path), "--format", "jsonl")
+    command = predict_file(model, path)
     run = measure.run_streamed(command, max_seconds=max_seconds)
     path.unlink()
 

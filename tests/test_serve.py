@@ -74,6 +74,15 @@ def test_invocations_match_train_predict(server: str, expected: list[dict[str, A
     assert any(e["labels"] for e in expected) and not expected[-1]["labels"]  # the comparison is not all-empty
 
 
+def test_csv_body_matches_train_predict(server: str, expected: list[dict[str, Any]]) -> None:
+    body = "text\n" + "".join(f'"{t}"\n' for t in PARAGRAPHS)
+    response = requests.post(
+        f"{server}/invocations", data=body.encode(), headers={"Content-Type": "text/csv"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    assert _as_predict_output(response.json()["predictions"]) == [(e["labels"], e["scores"]) for e in expected]
+
+
 def test_ping_and_health(server: str) -> None:
     assert requests.get(f"{server}/ping", timeout=5).status_code == 200
     assert requests.get(f"{server}/health", timeout=5).status_code == 200

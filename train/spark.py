@@ -124,7 +124,7 @@ def _require_pyspark() -> None:
 
 
 def _reader_for(location: str) -> str:
-    """Spark's reader for the input: JSON Lines by suffix, Parquet by suffix or as a folder of parts."""
+    """Spark's reader for the input: JSON Lines by suffix; Parquet by suffix, or a folder of parts."""
     if _is_local(location):
         path = Path(location)
         if not path.exists():
@@ -134,9 +134,9 @@ def _reader_for(location: str) -> str:
     suffix = Path(location.rstrip("/")).suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         return "json"
-    if suffix == ".parquet":
+    if suffix == ".parquet" or (not suffix and not _is_local(location)):
         return "parquet"
-    raise DataError(f"{location}: --engine spark reads .jsonl or .parquet input")
+    raise DataError(f"{location}: --engine spark reads .jsonl or .parquet input (or a folder of Parquet parts)")
 
 
 def _refuse_existing(location: str) -> None:
