@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,7 +140,7 @@ def test_unknown_model_is_a_one_line_error(server_fit: ServerFit) -> None:
     assert line.startswith("error: cannot find MLflow model models:/topic-tagger@nobody: ")
 
 
-def test_model_file_is_served_and_its_temporary_copy_removed(
+def test_model_file_is_served_then_sigterm_stops_server_and_removes_its_copy(
     tmp_path: Path, server_fit: ServerFit, expected: list[dict[str, Any]]
 ) -> None:
     """The default: the model file `train predict` uses, wrapped as an MLflow model for the server's lifetime."""
@@ -154,6 +155,10 @@ def test_model_file_is_served_and_its_temporary_copy_removed(
         response = _invoke(f"http://127.0.0.1:{port}", {"inputs": PARAGRAPHS})
         assert response.status_code == 200, response.text
         assert _as_predict_output(response.json()["predictions"]) == [(e["labels"], e["scores"]) for e in expected]
+        process.send_signal(signal.SIGTERM)  # to `train serve` alone, as `kill PID` would
+        assert process.wait(timeout=60) == 143
+        with pytest.raises(requests.ConnectionError):  # it stopped MLflow's server too
+            requests.get(f"http://127.0.0.1:{port}/ping", timeout=5)
+        assert not list(scratch.glob("topic-tagger-model-*"))
     finally:
-        stop_server(process)
-    assert not list(scratch.glob("topic-tagger-model-*"))
+        stop_server(process)  # only if something above failed is anything left in its group

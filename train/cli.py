@@ -531,10 +531,7 @@ def models(tracking_uri: TrackingUri = None) -> None:
 
 @app.command()
 def serve(
-    model: Annotated[
-        str,
-        typer.Option("--model", "-m", help="Model file, or an MLflow URI (runs:/…, models:/topic-tagger@champion)."),
-    ] = str(MODEL_PATH),
+    model: ModelRef = str(MODEL_PATH),
     host: Annotated[
         str, typer.Option(help="Interface to bind; 0.0.0.0 exposes the server to the network.")
     ] = "127.0.0.1",

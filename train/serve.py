@@ -60,9 +60,11 @@ def serve(
         server = subprocess.Popen(command, env=_server_environment(tracking_uri))
         previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
-            return server.wait()
+            code = server.wait()
+            return 128 - code if code < 0 else code  # killed by a signal: the shell's convention
         except KeyboardInterrupt:  # the server got the same Ctrl-C from the terminal
-            return _stop(server)
+            _stop(server)
+            return 130
         finally:
             signal.signal(signal.SIGTERM, previous)
             if server.poll() is None:
@@ -81,11 +83,11 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def _stop(server: subprocess.Popen[bytes]) -> int:
+def _stop(server: subprocess.Popen[bytes]) -> None:
     """Ask the server to shut down gracefully, then make sure it does."""
     server.terminate()
     try:
-        return server.wait(timeout=15)
+        server.wait(timeout=15)
     except subprocess.TimeoutExpired:
         server.kill()
-        return server.wait()
+        server.wait()
