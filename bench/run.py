@@ -440,6 +440,128 @@ def big_input(results: Results, model: Path, work: Path, settings: Settings, ela
     }
 
 
+# --- 7: REST and Spark ------------------------------------------------------------------
+
+
+def predict_1_rate(results: Results, model: Path, corpus_path: Path, n: int) -> float:
+    """Paragraphs/s of `train predict --file CORPUS` in one process: the throughput section's, else measured now."""
+    if PREDICT_1 not in results.references:
+        log(f"{PREDICT_1}: the REST reference, as the throughput section is not run")
+        rate = n / measure.run_measured(predict_file(model, corpus_path)).seconds
+        note = f"{n:,} paragraphs, wall time including start-up; measured for the REST rows"
+        results.reference("throughput", Row(PREDICT_1, rate, "par/s", 1.0, REFERENCE, note))
+    return results.references[PREDICT_1]
+
+
+def rest(results: Results, model: Path, corpus_path: Path, work: Path, settings: Settings) -> None:
+    """`train serve` under one sequential client: 1-paragraph requests, then REST_BATCH-paragraph ones."""
+    reference = predict_1_rate(results, model, corpus_path, settings.corpus_size)
+    texts = iter([str(row["text"]) for row in corpus.read_jsonl(corpus_path)])  # each mode takes what is left
+    port = serving.free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = train("serve", "--model", str(model), "--port", str(port), "--tracking-uri", tracking_uri(model))
+    log(f"REST: train serve on port {port}; {settings.rest_seconds:.0f} s per mode")
+    loads: dict[int, serving.Load] = {}
+    with serving.served(command, url, work / "serve.log") as startup:
+        for size in (1, REST_BATCH):
+            log(f"REST: {size} paragraph(s) per request")
+            loads[size] = serving.send(url, serving.batches(texts, size), settings.rest_seconds)
+
+    cold = PREDICT_COLD if PREDICT_COLD in results.references else ""
+    up = ratio(startup, results.references.get(cold))
+    note = "includes wrapping the model file as an MLflow model"
+    results.add("start-up", Row("train serve: first 200 from /ping", startup, "s", up, cold, note))
+    single = rest_label(1)
+    for size, load in loads.items():
+        label = rest_label(size)
+        ran_out = "" if load.seconds >= settings.rest_seconds else "; the corpus ran out first"
+        note = f"{load.requests:,} requests in {load.seconds:.1f} s after {serving.WARMUP_REQUESTS} untimed{ran_out}"
+        rate, per_second, p50, p99 = load.paragraphs_per_second, load.requests_per_second, load.p50_ms, load.p99_ms
+        results.add("serving", Row(label, rate, "par/s", ratio(rate, reference), PREDICT_1, note))
+        if size == 1:
+            results.reference("serving", Row(f"{label}: requests/s", per_second, "req/s", 1.0, REFERENCE))
+            note = "from sending a request to its answer parsed"
+            results.reference("serving", Row(f"{label}: p50 latency", p50, "ms", 1.0, REFERENCE, note))
+        else:
+            base = results.references[f"{single}: requests/s"]
+            row = Row(f"{label}: requests/s", per_second, "req/s", ratio(per_second, base), f"{single}: requests/s")
+            results.add("serving", row)
+            base = results.references[f"{single}: p50 latency"]
+            results.add("serving", Row(f"{label}: p50 latency", p50, "ms", ratio(p50, base), f"{single}: p50 latency"))
+        results.add("serving", Row(f"{label}: p99 latency", p99, "ms", ratio(p99, p50), f"{label}: p50 latency"))
+    results.details["rest"] = {
+        "seconds_per_mode": settings.rest_seconds,
+        "warmup_requests": serving.WARMUP_REQUESTS,
+        "startup_seconds": startup,
+        "modes": {
+            str(size): {
+                "requests": load.requests,
+                "paragraphs": load.paragraphs,
+                "seconds": load.seconds,
+                "p50_ms": load.p50_ms,
+                "p99_ms": load.p99_ms,
+                "max_ms": max(load.latencies) * 1000,
+            }
+            for size, load in loads.items()
+        },
+    }
+
+
+def rest_label(size: int) -> str:
+    return f"REST, {size} paragraph{'' if size == 1 else 's'} per request"
+
+
+def spark(results: Results, model: Path, corpus_path: Path, work: Path, n: int) -> None:
+    """`train predict --engine spark` on SPARK_MASTER against `train predict --jobs 2`, on the same JSONL."""
+    log(f"predict --jobs 2 on {n:,} paragraphs: the Spark reference")
+    jobs = measure.run_measured([*predict_file(model, corpus_path), "--jobs", "2"], sample_tree=True)
+    output, stdout_file = work / "spark.parquet", work / "spark.stdout"
+    shutil.rmtree(output, ignore_errors=True)
+    command = train(
+        *("predict", "--engine", "spark", "--spark-master", SPARK_MASTER),
+        *("--model", str(model), "--file", str(corpus_path), "--output", str(output)),
+        *("--tracking-uri", tracking_uri(model)),
+    )
+    log(f"predict --engine spark --spark-master {SPARK_MASTER} on {n:,} paragraphs")
+    with stdout_file.open("wb") as stdout:
+        run = measure.run_measured(command, stdout=stdout, sample_tree=True)
+    shutil.rmtree(output, ignore_errors=True)
+    printed = stdout_file.read_text(encoding="utf-8").strip()
+    line = serving.spark_line(printed)
+    if line is not None and line.rows != n:
+        raise RuntimeError(f"Spark tagged {line.rows:,} rows of {n:,}: {printed}")
+
+    jobs_name = f"predict --jobs 2, {n:,} par JSONL"
+    note = "wall time including start-up, JSONL to /dev/null"
+    results.reference("serving", Row(jobs_name, jobs.seconds, "s", 1.0, REFERENCE, note))
+    jobs_rate = n / jobs.seconds
+    results.reference("serving", Row(f"{jobs_name} (par/s)", jobs_rate, "par/s", 1.0, REFERENCE))
+    name = f"predict --engine spark {SPARK_MASTER}, {n:,} par JSONL"
+    note = "wall time including start-up (Python, JVM, Spark session), Parquet out"
+    results.add("serving", Row(name, run.seconds, "s", ratio(run.seconds, jobs.seconds), jobs_name, note))
+    rate = n / run.seconds
+    results.add("serving", Row(f"{name} (par/s)", rate, "par/s", ratio(rate, jobs_rate), f"{jobs_name} (par/s)"))
+    in_job = line.seconds if line else None
+    note = (
+        "as it prints it: model wrapped, Spark session, read, tag, write, count; not the CLI's start-up"
+        if line
+        else f"no `tagged N rows ... in X s` line on stdout: {printed[:80]!r}"
+    )
+    results.add("serving", Row(f"{name}: in-job time", in_job, "s", ratio(in_job, run.seconds), name, note))
+    results.details["spark"] = {
+        "paragraphs": n,
+        "master": SPARK_MASTER,
+        "stdout": printed,
+        "in_job_seconds": in_job,
+        "spark": {"seconds": run.seconds, "peak_rss_mb": run.peak_rss_mb, "pss_all_processes_mb": run.tree_peak_mb},
+        "predict_jobs_2": {
+            "seconds": jobs.seconds,
+            "peak_rss_mb": jobs.peak_rss_mb,
+            "pss_all_processes_mb": jobs.tree_peak_mb,
+        },
+    }
+
+
 # --- the run -----------------------------------------------------------------------------
 
 
@@ -496,6 +618,10 @@ def run(settings: Settings) -> None:
             fit_scaling(results, work, settings)
         if "big" in settings.sections:
             big_input(results, model, work, settings, time.perf_counter() - started)
+        if "rest" in settings.sections:
+            rest(results, model, corpus_path, work, settings)
+        if "spark" in settings.sections:
+            spark(results, model, corpus_path, work, settings.corpus_size)
     header["load_average_end"] = os.getloadavg()
     header["total_seconds"] = time.perf_counter() - started
 
@@ -513,7 +639,9 @@ def run(settings: Settings) -> None:
 def parse_args(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="Smoke run: 5,000 paragraphs, fits 1x and 10x, 20 MB.")
-    parser.add_argument("--corpus-size", type=int, help="Synthetic paragraphs for throughput [50000; quick 5000].")
+    parser.add_argument(
+        "--corpus-size", type=int, help="Synthetic paragraphs for throughput, REST and Spark [50000; quick 5000]."
+    )
     parser.add_argument("--fit-scales", help="Comma-separated multiples of the seed data [1,10,100; quick 1,10].")
     parser.add_argument("--big-mb", type=float, help="Size of the large predict input in MB [200; quick 20].")
     parser.add_argument(
@@ -524,6 +652,11 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         "Peak RSS and first-line time are still measured; the table says how much was read.",
     )
     parser.add_argument("--cold-runs", type=int, help="Fresh processes per cold-start median [5; quick 3].")
+    parser.add_argument(
+        "--rest-seconds",
+        type=float,
+        help="Seconds of requests per REST mode, fewer if the corpus runs out [20; quick 3].",
+    )
     parser.add_argument(
         "--fit-curve",
         choices=("auto", "on", "off"),
@@ -550,6 +683,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         big_mb=pick(args.big_mb, 200.0, 20.0),
         big_max_seconds=None if big_max == 0 else big_max,
         cold_runs=pick(args.cold_runs, 5, 3),
+        rest_seconds=pick(args.rest_seconds, 20.0, 3.0),
         fit_curve=args.fit_curve,
         sections=sections,
         out=args.out.resolve(),

@@ -132,26 +132,28 @@ def batches(texts: Iterator[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def send(session: requests.Session, url: str, requests_to_send: Iterator[list[str]], seconds: float) -> Load:
-    """POST each batch to /invocations, one after another, for `seconds` or until the batches run out.
+def send(url: str, to_send: Iterator[list[str]], seconds: float) -> Load:
+    """POST each batch to /invocations from one kept-alive session, one after another, for `seconds`
+    or until the batches run out.
 
     The first WARMUP_REQUESTS are not timed. A request's latency runs from sending it to
     its answer parsed and checked (one prediction per paragraph).
     """
     endpoint = f"{url}/invocations"
-    for batch in itertools.islice(requests_to_send, WARMUP_REQUESTS):
-        _post(session, endpoint, batch)
     latencies: list[float] = []
     paragraphs = 0
-    start = time.perf_counter()
-    for batch in requests_to_send:
-        sent = time.perf_counter()
-        _post(session, endpoint, batch)
-        done = time.perf_counter()
-        latencies.append(done - sent)
-        paragraphs += len(batch)
-        if done - start >= seconds:
-            break
+    with requests.Session() as session:
+        for batch in itertools.islice(to_send, WARMUP_REQUESTS):
+            _post(session, endpoint, batch)
+        start = time.perf_counter()
+        for batch in to_send:
+            sent = time.perf_counter()
+            _post(session, endpoint, batch)
+            done = time.perf_counter()
+            latencies.append(done - sent)
+            paragraphs += len(batch)
+            if done - start >= seconds:
+                break
     if not latencies:
         raise RuntimeError(f"no paragraphs left to send to {endpoint} after the warm-up")
     return Load(paragraphs, time.perf_counter() - start, tuple(latencies))
