@@ -26,8 +26,11 @@ TRAIN = str(Path(sys.executable).parent / "train")
 
 @pytest.fixture(autouse=True)
 def _no_ambient_tracking(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's MLFLOW_TRACKING_URI must never receive test runs."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    """A developer's tracking store must never receive test runs, and no test's store may reach the next:
+    mlflow.set_tracking_uri / set_registry_uri also export the URI to os.environ, where subprocesses find it."""
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.setenv(name, "")  # records the value before the test, so it is restored after
+        monkeypatch.delenv(name)
 
 
 def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:

@@ -142,7 +142,6 @@ def check_model_uri(uri: str, tracking_uri: str) -> None:
     from mlflow.models import get_model_info
 
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -155,7 +154,6 @@ def check_model_uri(uri: str, tracking_uri: str) -> None:
 def load_model(uri: str, tracking_uri: str) -> tuple[TopicModel, dict[str, Any]]:
     """The TopicModel and its metadata behind a `runs:/` or `models:/` URI."""
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "add type hints to predict": deliberate

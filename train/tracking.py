@@ -62,7 +62,7 @@ def connect(tracking_uri: str, experiment: str) -> str:
     Runs before any training, so a store that cannot be reached costs seconds, not a fit.
     """
     _quiet()
-    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)  # the registry follows it, unless MLFLOW_REGISTRY_URI is set
     try:
         with _fail_fast(), _sqlite_init_lock(tracking_uri):
             found = mlflow.get_experiment_by_name(experiment)
@@ -200,8 +200,7 @@ class ModelVersion:
 def connect_registry(tracking_uri: str) -> None:
     """Point the client at a store for registry calls (no experiment needed)."""
     _quiet()
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)  # the registry follows it, unless MLFLOW_REGISTRY_URI is set
 
 
 def register(model_uri: str, name: str = REGISTERED_MODEL) -> str:
