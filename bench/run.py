@@ -6,7 +6,7 @@ run: the model's word segmenter alone for throughput, a bare `import jieba` for 
 a 1-paragraph predict for memory, the 1x fit for fit cost, a 1-process predict for REST and
 a `--jobs 2` predict for Spark.
 
-Measured (see `--help` for sizes; about 12 minutes by default, 2-3 with --quick):
+Measured (see `--help` for sizes; about 8-10 minutes by default, 2-3 with --quick):
   * tokenizer limit: jieba (Python) and the model's segmenter (rjieba by default) with the
     project's user words, in process, over a synthetic corpus of distinct paragraphs;
   * `train predict --file CORPUS.jsonl` throughput, one process and `--jobs 2` (when offered);
