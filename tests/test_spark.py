@@ -100,6 +100,16 @@ def test_rows_without_text_fail_before_scoring(fitted: FittedProject, tmp_path: 
     assert not list(tmp_path.glob(".out.parquet.partial-*"))
 
 
+def test_malformed_jsonl_is_a_one_line_error(fitted: FittedProject, tmp_path: Path) -> None:
+    source = tmp_path / "cut.jsonl"
+    source.write_text('{"id": "1", "text": "融资"}\n{"id": "2", "text": "诉', encoding="utf-8")  # cut mid-record
+    result = _spark(fitted.model, source, tmp_path / "out.parquet")
+    assert result.returncode == 1
+    assert _error_line(result).startswith(f"error: {source}: Spark job failed: [MALFORMED_RECORD_IN_PARSING")
+    assert "Exception" not in result.stderr  # no JVM traceback around it
+    assert not (tmp_path / "out.parquet").exists()
+
+
 def test_input_without_text_column_is_a_one_line_error(fitted: FittedProject, tmp_path: Path) -> None:
     source = tmp_path / "in.parquet"
     pd.DataFrame({"body": ["融资"]}).to_parquet(source)

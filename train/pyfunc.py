@@ -8,6 +8,7 @@ package as its code path, so nothing but the scikit-learn model itself is pickle
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -131,6 +132,7 @@ def model_uri(ref: str) -> Iterator[str]:
     examples = ["马斯克起诉OpenAI，指其背离非营利使命"]
     with tempfile.TemporaryDirectory(prefix="topic-tagger-model-") as tmp:
         target = Path(tmp) / MODEL_NAME
+        logging.getLogger("mlflow.pyfunc").setLevel(logging.WARNING)  # "validating input example…"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             mlflow.pyfunc.save_model(str(target), **_model_arguments(model, path, examples))

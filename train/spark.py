@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -65,7 +66,7 @@ def score(job: SparkJob) -> SparkResult:
         except TrainError:
             raise
         except Exception as exc:  # Spark wraps every failure in a JVM traceback; its first line says what broke
-            raise TrainError(f"{job.input}: Spark job failed: {_first_line(exc)}") from None
+            raise TrainError(f"{job.input}: Spark job failed: {_reason(exc)}") from None
         finally:
             spark.stop()
     return SparkResult(rows=rows, output=job.output, master=master, seconds=time.perf_counter() - started)
@@ -86,7 +87,7 @@ def session(master: str | None) -> SparkSession:
         # Local workers must run this interpreter (the one with the project installed), not `python3` on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = SparkSession.builder.config(conf=conf).getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    spark.sparkContext.setLogLevel("FATAL")  # a failed task's JVM traceback would bury our one-line error
     return spark
 
 
@@ -181,6 +182,11 @@ def _is_local(location: str) -> bool:
     return "://" not in location
 
 
-def _first_line(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
+    """Spark's own error class and message (`[MALFORMED_RECORD_IN_PARSING…] Malformed records…`), found
+    inside the JVM traceback py4j wraps around it; else the exception's first line."""
     text = str(exc).strip()
+    found = re.search(r"\[[A-Z][A-Z0-9_.]+\][^\n]*", text)
+    if found:
+        return found[0].strip()
     return text.splitlines()[0] if text else type(exc).__name__
