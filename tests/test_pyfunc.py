@@ -31,6 +31,11 @@ def test_rows_without_text_are_a_client_error(texts: list[object], message: str)
     assert raised.value.get_http_status_code() == 400
 
 
+def test_a_frame_without_a_text_column_is_a_client_error() -> None:
+    with pytest.raises(MlflowException, match=r"expected a 'text' column, got \['body'\]"):
+        texts_of(pd.DataFrame({"body": ["融资"]}))
+
+
 def test_tag_frame_has_labels_then_one_score_per_label(fitted: FittedProject) -> None:
     model = load(fitted.model)[0]
     frame = tag_frame(model, ["作家起诉人工智能公司侵犯版权", "点击关注"])

@@ -57,8 +57,12 @@ def tag_frame(model: TopicModel, texts: Sequence[str]) -> pd.DataFrame:
 def texts_of(model_input: Any) -> list[str]:
     """The texts to tag; a row without text is the caller's error (HTTP 400), not the model's."""
     if isinstance(model_input, pd.DataFrame):
-        column = TEXT_COLUMN if TEXT_COLUMN in model_input.columns else model_input.columns[0]
-        values = list(model_input[column])
+        if TEXT_COLUMN not in model_input.columns:
+            raise MlflowException(
+                f"expected a '{TEXT_COLUMN}' column, got {list(model_input.columns)}",
+                error_code=INVALID_PARAMETER_VALUE,
+            )
+        values = list(model_input[TEXT_COLUMN])
     elif isinstance(model_input, pd.Series | np.ndarray | list | tuple):
         values = list(model_input)
     else:
