@@ -1,9 +1,7 @@
 """Faults injected into real processes: kills, interrupts, concurrent fits, broken tracking stores."""
 
-import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,10 +11,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import write_jsonl
+from tests.conftest import TRAIN, free_port, start_server, stop_server, write_jsonl
 from train.model import load
-
-TRAIN = str(Path(sys.executable).parent / "train")
 
 
 @pytest.fixture(scope="module")
@@ -140,32 +136,13 @@ def test_read_only_store_fails_before_training(project: Path, template: Path) ->
     assert (project / "m.joblib").read_bytes() == before
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_tracking_server_that_went_down_fails_fast(project: Path) -> None:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{project / 'server.db'}", "--default-artifact-root", str(project / "art")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("mlflow server did not start")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+    port = free_port()
+    command = [
+        sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+        "--backend-store-uri", f"sqlite:///{project / 'server.db'}", "--default-artifact-root", str(project / "art"),
+    ]  # fmt: skip
+    stop_server(start_server(command, f"http://127.0.0.1:{port}/health", project / "server.log"))
     before = (project / "m.joblib").read_bytes()
     started = time.monotonic()
     result = _fit(project, store=f"http://127.0.0.1:{port}")
