@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, Optional
 
 import typer
@@ -300,13 +302,24 @@ def tune(
 
 @contextmanager
 def _progress() -> Iterator[Callable[[str, int], Callable[[], None]]]:
-    """Rich progress bars on stderr, one per stage."""
+    """Rich progress bars on stderr, one per stage; each step is also where a lost Ctrl-C resurfaces.
+
+    Python drops a KeyboardInterrupt that lands inside a garbage-collector callback or an atexit
+    hook ("Exception ignored in …"), so the first Ctrl-C is also remembered, and the next step
+    raises it again: a fit or tune is interrupted, never silently finished.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     bars = Progress(*columns, console=Console(stderr=True))
     shown = False
+    interrupted = False
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        raise KeyboardInterrupt
 
     def stage(description: str, total: int) -> Callable[[], None]:
         nonlocal shown
@@ -314,11 +327,22 @@ def _progress() -> Iterator[Callable[[str, int], Callable[[], None]]]:
             bars.start()
             shown = True
         task = bars.add_task(description, total=total)
-        return lambda: bars.advance(task)
 
+        def step() -> None:
+            if interrupted:
+                raise KeyboardInterrupt
+            bars.advance(task)
+
+        return step
+
+    # Only where Ctrl-C is live: a background job that ignores SIGINT keeps ignoring it.
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:
+        signal.signal(signal.SIGINT, on_interrupt)
     try:
         yield stage
     finally:
+        signal.signal(signal.SIGINT, previous)
         if shown:
             bars.stop()
 
