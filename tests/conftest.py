@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from train.cli import app
+from train.model import load
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = str(Path(sys.executable).parent / "train")
@@ -177,6 +178,4 @@ def server_fit(tracking_server: TrackingServer) -> ServerFit:
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    from train.model import load
-
     return ServerFit(tracking_server.uri, load(model)[1]["mlflow_run_id"], model)

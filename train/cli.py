@@ -384,12 +384,12 @@ def predict(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Tag paragraphs, an article, or a JSONL batch with topics; or a JSONL/Parquet input on Spark."""
-    from train import predict as p
-    from train import render
-
     if engine is Engine.spark:
         _predict_on_spark(texts, file, output, model, spark_master, explain, tracking_uri)
         return
+    from train import predict as p
+    from train import render
+
     chosen = output_format or (OutputFormat.table if sys.stdout.isatty() else OutputFormat.jsonl)
     with user_errors():
         if bool(texts) == bool(file):

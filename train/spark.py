@@ -65,7 +65,7 @@ def score(job: SparkJob) -> SparkResult:
             master = str(spark.sparkContext.master)
         except TrainError:
             raise
-        except Exception as exc:  # Spark wraps every failure in a JVM traceback; its first line says what broke
+        except Exception as exc:  # Spark wraps every failure in a JVM traceback; _reason finds the cause in it
             raise TrainError(f"{job.input}: Spark job failed: {_reason(exc)}") from None
         finally:
             spark.stop()
