@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from train.cli import app
-from train.model import load
+from train.modelfile import load
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = str(Path(sys.executable).parent / "train")

@@ -5,12 +5,12 @@ from sklearn.metrics import f1_score, precision_score, recall_score
 from train.config import LABELS, FitConfig
 from train.evaluate import (
     best_thresholds,
-    compute_metrics,
     cross_fitted_decisions,
     cross_validate,
     grouped_splits,
     stratified_splits,
 )
+from train.metrics import compute_metrics
 from train.model import build_baseline, build_pipeline
 
 

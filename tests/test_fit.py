@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import ROOT, FittedProject, write_jsonl
 from train.cli import app
-from train.model import load
+from train.modelfile import load
 
 runner = CliRunner()
 

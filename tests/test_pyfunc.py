@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
@@ -10,15 +11,20 @@ from mlflow.exceptions import MlflowException
 from tests.conftest import FittedProject
 from train.config import LABELS
 from train.errors import ModelError, TrackingError
-from train.model import load
+from train.modelfile import load
 from train.pyfunc import check_model_uri, model_uri, spark_result_type, tag_frame, texts_of
 
 
-def test_texts_come_from_the_text_column_or_a_plain_list() -> None:
-    frame = pd.DataFrame({"id": ["a", "b"], "text": ["融资", "诉讼"]})
-    assert texts_of(frame) == ["融资", "诉讼"]
-    assert texts_of(["融资", "诉讼"]) == ["融资", "诉讼"]
-    assert texts_of(pd.Series(["融资"])) == ["融资"]
+def test_texts_come_from_any_shape_a_python_user_or_the_server_passes() -> None:
+    expected = ["融资", "诉讼"]
+    assert texts_of(pd.DataFrame({"id": ["a", "b"], "text": expected})) == expected
+    assert texts_of(pd.DataFrame({"body": expected})) == expected  # a one-column frame
+    assert texts_of(expected) == expected
+    assert texts_of(tuple(expected)) == expected
+    assert texts_of(pd.Series(expected)) == expected
+    assert texts_of(np.array(expected)) == expected
+    assert texts_of({"text": np.array(expected)}) == expected  # REST {"inputs": {"text": [...]}}
+    assert texts_of("融资") == ["融资"]
 
 
 @pytest.mark.parametrize(
@@ -31,9 +37,11 @@ def test_rows_without_text_are_a_client_error(texts: list[object], message: str)
     assert raised.value.get_http_status_code() == 400
 
 
-def test_a_frame_without_a_text_column_is_a_client_error() -> None:
-    with pytest.raises(MlflowException, match=r"expected a 'text' column, got \['body'\]"):
-        texts_of(pd.DataFrame({"body": ["融资"]}))
+def test_a_frame_of_several_columns_without_text_is_a_client_error() -> None:
+    with pytest.raises(MlflowException, match=r"expected a 'text' column or a single column, got \['id', 'body'\]"):
+        texts_of(pd.DataFrame({"id": ["a"], "body": ["融资"]}))
+    with pytest.raises(MlflowException, match="expected a 'text' input"):
+        texts_of({"id": ["a"], "body": ["融资"]})
 
 
 def test_tag_frame_has_labels_then_one_score_per_label(fitted: FittedProject) -> None:
@@ -54,10 +62,13 @@ def test_model_file_is_wrapped_for_its_context_only(fitted: FittedProject) -> No
     texts = ["軟銀領投新一輪融資", "马斯克起诉OpenAI"]
     with model_uri(str(fitted.model)) as uri:
         assert Path(uri, "MLmodel").is_file()
-        assert {p.name for p in Path(uri, "artifacts").iterdir()} == {fitted.model.name, fitted.model.stem + ".json"}
-        served = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"text": texts}))
+        names = {p.name for p in Path(uri, "artifacts").iterdir()}
+        assert names == {f"{fitted.model.stem}{suffix}" for suffix in (".npz", ".json", ".joblib")}
+        loaded = mlflow.pyfunc.load_model(uri)
+        expected = tag_frame(load(fitted.model)[0], texts)
+        for shape in (texts, pd.Series(texts), pd.DataFrame({"text": texts}), pd.DataFrame({"body": texts})):
+            pd.testing.assert_frame_equal(loaded.predict(shape), expected)
     assert not Path(uri).exists()
-    pd.testing.assert_frame_equal(served, tag_frame(load(fitted.model)[0], texts))
 
 
 def test_uris_and_mlflow_model_folders_pass_through(tmp_path: Path) -> None:

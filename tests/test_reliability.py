@@ -13,7 +13,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import TRAIN, free_port, start_server, stop_server, write_jsonl
-from train.model import load
+from train.modelfile import load
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, tiny_rows) -> Path:  # ty
 @pytest.fixture
 def project(tmp_path: Path, template: Path) -> Path:
     """A labeled file and a trained model, as a user has them before the next fit; an empty store."""
-    for name in ("tiny.jsonl", "m.joblib", "m.json"):
+    for name in ("tiny.jsonl", "m.joblib", "m.json", "m.npz"):
         shutil.copy(template / name, tmp_path / name)
     return tmp_path
 

@@ -27,8 +27,9 @@ from typer.testing import CliRunner
 from tests.conftest import ROOT, FittedProject
 from train.cli import app
 from train.config import LABELS
-from train.model import TopicModel, load
+from train.modelfile import load
 from train.predict import Paragraph, load_tagger, tag
+from train.scorer import Scorer
 
 runner = CliRunner()
 
@@ -47,7 +48,7 @@ ONE_MB = 1_000_000
 
 
 @pytest.fixture(scope="module")
-def tagger(fitted: FittedProject) -> TopicModel:
+def tagger(fitted: FittedProject) -> Scorer:
     return load_tagger(str(fitted.model))
 
 
@@ -95,9 +96,9 @@ def assert_one_line_error(
 
 
 def assert_no_leftovers(model_dir: Path) -> None:
-    """Only the model pair (and fit's hidden lock file) beside the model: no temp files."""
+    """Only the model set (and fit's hidden lock file) beside the model: no temp files."""
     names = sorted(p.name for p in model_dir.iterdir())
-    assert [n for n in names if not n.startswith(".")] == ["m.joblib", "m.json"], names
+    assert [n for n in names if not n.startswith(".")] == ["m.joblib", "m.json", "m.npz"], names
     assert not [n for n in names if n.endswith(".tmp")], f"temp files left behind: {names}"
 
 
@@ -156,7 +157,7 @@ ANY_TEXT = st.one_of(
 @example(texts=["", " ", "\t\n\r\x0b\x0c\u3000\u00a0\u2028\u2029"])
 @example(texts=["\x01\x02\x1b[31m\x7f\x85\x9f\ufeff\ufffe\U0010ffff"])
 @example(texts=["軟體執行長宣布離職，加盟輝達", "作家起訴公司侵犯版權"])
-def test_tag_gives_finite_probabilities_for_any_text(tagger: TopicModel, texts: list[str]) -> None:
+def test_tag_gives_finite_probabilities_for_any_text(tagger: Scorer, texts: list[str]) -> None:
     paragraphs = [Paragraph(str(i), text) for i, text in enumerate(texts)]
     tagged = list(tag(tagger, paragraphs))
     assert [t.id for t in tagged] == [p.id for p in paragraphs]
@@ -177,7 +178,7 @@ def test_tag_gives_finite_probabilities_for_any_text(tagger: TopicModel, texts: 
         pytest.param("，", id="punctuation"),
     ],
 )
-def test_tag_a_one_megabyte_line(tagger: TopicModel, unit: str) -> None:
+def test_tag_a_one_megabyte_line(tagger: Scorer, unit: str) -> None:
     text = unit * (ONE_MB // len(unit.encode("utf-8")) + 1)
     (tagged,) = tag(tagger, [Paragraph("big", text)])
     assert len(tagged.text.encode("utf-8")) >= ONE_MB
@@ -192,7 +193,7 @@ def test_tag_a_one_megabyte_line(tagger: TopicModel, unit: str) -> None:
 @example(text="--help")
 @example(text="-x")
 @example(text="🤖 \u202e融资\u202c")
-def test_predict_command_line_text(fitted: FittedProject, tagger: TopicModel, text: str) -> None:
+def test_predict_command_line_text(fitted: FittedProject, tagger: Scorer, text: str) -> None:
     """Any text argument is tagged with probabilities, or is whitespace and gets the documented error."""
     assume(text != "-")  # `-` alone means "read stdin"
     result = runner.invoke(app, ["predict", "--model", str(fitted.model), "--format", "json", "--", text])
@@ -389,11 +390,12 @@ def _fit_args(tmp_path: Path, data: Path, model: Path, run_name: str) -> list[st
 
 
 def _old_model(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A previous model and sidecar where fit will write: a failed fit must leave both as they were."""
+    """A previous model set where fit will write: a failed fit must leave it as it was."""
     out = tmp_path / "out"
     out.mkdir()
     model, sidecar = out / "m.joblib", out / "m.json"
     model.write_bytes(b"previous model, not a pickle")
+    (out / "m.npz").write_bytes(b"previous plain model")
     sidecar.write_text('{"previous": "sidecar"}', encoding="utf-8")
     return out, model, sidecar
 
@@ -403,7 +405,7 @@ def test_fit_data(case: Case, tmp_path: Path, inputs: Path, tiny_rows: Rows) -> 
     rows = trainable_rows(tiny_rows)
     path = case.make(inputs, rows)
     out, model, sidecar = _old_model(tmp_path)
-    before = snapshot([path, model, sidecar])
+    before = snapshot([path, model, sidecar, model.with_suffix(".npz")])
     result = _invoke(_fit_args(tmp_path, path, model, f"robustness-{case.name}"))
     if case.accepted:
         assert case.records is not None
@@ -417,7 +419,7 @@ def test_fit_data(case: Case, tmp_path: Path, inputs: Path, tiny_rows: Rows) -> 
         error = assert_one_line_error(result.exit_code, result.stdout, result.stderr, path, case.line)
         assert error.startswith("error: ")
         assert result.stdout.strip() == "", "nothing but the error on a failed fit"
-        assert snapshot([path, model, sidecar]) == before, "a failed fit must leave the old model untouched"
+        assert snapshot([path, model, sidecar, model.with_suffix(".npz")]) == before, "a failed fit must leave the old model untouched"
     assert_no_leftovers(out)
 
 
@@ -426,7 +428,7 @@ def test_fit_small_valid_file_trains_or_fails_in_one_line(tmp_path: Path, inputs
     path = inputs / "small.jsonl"
     path.write_text(_jsonl(tiny_rows), encoding="utf-8")
     out, model, sidecar = _old_model(tmp_path)
-    before = snapshot([path, model, sidecar])
+    before = snapshot([path, model, sidecar, model.with_suffix(".npz")])
     result = _invoke(_fit_args(tmp_path, path, model, "robustness-small"))
     if result.exit_code == 0:
         assert load(model)[1]["n_train"] == sum(r["labels"] is not None for r in tiny_rows)
@@ -434,7 +436,7 @@ def test_fit_small_valid_file_trains_or_fails_in_one_line(tmp_path: Path, inputs
         lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: "), result.output[-3000:]
         assert not UNEXPECTED.match(lines[0]), f"an unhandled exception reached the catch-all: {lines[0]!r}"
-        assert snapshot([path, model, sidecar]) == before
+        assert snapshot([path, model, sidecar, model.with_suffix(".npz")]) == before
     assert_no_leftovers(out)
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from tests.conftest import FittedProject, ServerFit, write_jsonl
 from train.cli import app
 from train.config import LABELS
-from train.model import load
+from train.modelfile import load
 from train.pyfunc import tag_frame
 from train.tracking import resolve_tracking_uri
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from tests.conftest import write_jsonl
 from train.cli import app
 from train.config import FitConfig
-from train.model import load
+from train.modelfile import load
 from train.tune import SEARCH_SPACE, candidates
 
 runner = CliRunner()

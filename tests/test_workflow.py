@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from tests.conftest import FittedProject, write_jsonl
 from train.cli import app
 from train.config import LABELS
-from train.model import load
+from train.modelfile import load
 from train.predict import Paragraph, load_tagger, tag
 
 runner = CliRunner()

@@ -111,7 +111,6 @@ TrackingUri = Annotated[
 Experiment = Annotated[str, typer.Option(help="MLflow experiment.")]
 UserDict = Annotated[Path, typer.Option(help="jieba user dictionary.")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Processes for CV folds.")]
-Trust = Annotated[bool, typer.Option(help="Load a model file whose checksum does not match its metadata.")]
 
 
 # --- data ---------------------------------------------------------------------------
@@ -380,7 +379,6 @@ def predict(
         Optional[str],
         typer.Option(help="Spark master [default: spark-submit's, else local[*]], e.g. spark://host:7077, yarn."),
     ] = None,
-    trust: Trust = False,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Tag paragraphs, an article, or a JSONL batch with topics; or a JSONL/Parquet input on Spark."""
@@ -396,7 +394,7 @@ def predict(
             raise TrainError("give either texts to tag or --file, not both or neither")
         if output or spark_master:
             raise TrainError("--output and --spark-master go with --engine spark; the local engine writes to stdout")
-        tagger = p.load_tagger(model, trust=trust, tracking_uri=tracking_uri)
+        tagger = p.load_tagger(model, tracking_uri=tracking_uri)
         paragraphs, article = p.read_input(texts or [], Path(file) if file else None)
         tagged = p.tag_parallel(tagger, paragraphs, jobs, explain=explain)
         if chosen is OutputFormat.jsonl:
@@ -445,14 +443,13 @@ def evaluate(
     track: Annotated[bool, typer.Option(help="Log an MLflow evaluation run.")] = True,
     experiment: Experiment = EXPERIMENT,
     tracking_uri: TrackingUri = None,
-    trust: Trust = False,
 ) -> None:
     """Score a saved model on a held-out labeled file: per-label P/R/F1, micro/macro F1, subset accuracy."""
     from train import render
     from train.predict import evaluate_file
 
     with user_errors():
-        result = evaluate_file(model, data, trust=trust, tracking_uri=tracking_uri)
+        result = evaluate_file(model, data, tracking_uri=tracking_uri)
         if track:
             from train import tracking
 
@@ -480,7 +477,6 @@ def explain(
     model: ModelRef = str(MODEL_PATH),
     n: Annotated[int, typer.Option("--n", help="Terms per side.")] = 15,
     output_format: Annotated[ReportFormat, typer.Option("--format", help="table or json.")] = ReportFormat.table,
-    trust: Trust = False,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """The terms that push each label up or down the most in the saved model."""
@@ -491,8 +487,8 @@ def explain(
     from train.predict import load_tagger
 
     with user_errors():
-        tagger = load_tagger(model, trust=trust, tracking_uri=tracking_uri)
-        terms = top_terms(tagger.pipeline, tagger.labels, n)
+        tagger = load_tagger(model, tracking_uri=tracking_uri)
+        terms = top_terms(tagger, n)
     if output_format is ReportFormat.json:
         typer.echo(json.dumps(terms, ensure_ascii=False, indent=2))
     else:
@@ -504,7 +500,6 @@ def suggest(
     data: DataOption = None,
     n: Annotated[int, typer.Option("--n", help="How many paragraphs to suggest.")] = 20,
     model: ModelRef = str(MODEL_PATH),
-    trust: Trust = False,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Unlabeled paragraphs ranked by how much labeling them would help (the model's uncertainty)."""
@@ -516,7 +511,7 @@ def suggest(
         unlabeled = [r for r in load_dataset(data or list(DEFAULT_DATA)).records if r.labels is None]
         if not unlabeled:
             raise TrainError('no unlabeled records ("labels": null) in the data; nothing to suggest')
-        tagger = load_tagger(model, trust=trust, tracking_uri=tracking_uri)
+        tagger = load_tagger(model, tracking_uri=tracking_uri)
         suggestions = most_uncertain(tagger, (Paragraph(r.id, r.text) for r in unlabeled), n)
     render.suggestions_table(suggestions)
 

@@ -22,7 +22,7 @@ SEED_DATA = Path("data/paragraphs.jsonl")
 AUTHORED_DIR = Path("data/authored")
 DEFAULT_DATA: tuple[Path, ...] = (SEED_DATA, AUTHORED_DIR)
 USER_DICT = Path("data/userdict.txt")
-MODEL_PATH = Path("models/topic_classifier.joblib")
+MODEL_PATH = Path("models/topic_classifier.npz")  # with .joblib (the pipeline) and .json (metadata) beside it
 EXPERIMENT = "topic-tagger"
 
 Analyzer = Literal["word", "char", "both"]

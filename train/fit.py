@@ -20,8 +20,6 @@ from train.data import Record, label_matrix, load_dataset
 from train.errors import DataError, TrackingError
 from train.evaluate import (
     CVResult,
-    Metrics,
-    compute_metrics,
     cross_fitted_decisions,
     cross_source,
     cross_validate,
@@ -31,7 +29,11 @@ from train.evaluate import (
     stratified_splits,
 )
 from train.explain import top_terms
-from train.model import TopicModel, build_baseline, build_pipeline, save
+from train.export import check_exportable, to_scorer
+from train.metrics import Metrics, compute_metrics
+from train.model import TopicModel, build_baseline, build_pipeline
+from train.modelfile import save
+from train.scorer import Scorer
 from train.tokens import memoized, read_user_words
 
 # A stage name and its number of folds in; returns the callback to tick once per fold.
@@ -183,6 +185,7 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
     records = dataset.labeled
     config = request.config
     check_trainable(records, config.folds)
+    check_exportable(config)
     user_words = read_user_words(request.user_dict) if request.user_dict else ()
 
     from train import pyfunc, tracking  # mlflow is slow to import: only here, after the data is known good
@@ -214,12 +217,14 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
         thresholds = final_thresholds(evaluation.cv, y)
         with memoized():
             model = TopicModel(pipeline=pipeline.fit(texts, y), labels=LABELS, thresholds=thresholds)
+        scorer = to_scorer(model)
         tick()
 
         metrics = evaluation.metrics()
         metrics.update({f"threshold_{label}": float(t) for label, t in zip(LABELS, thresholds, strict=True)})
         save(
             model,
+            scorer,
             request.model_path,
             {
                 "config": config.to_params(),
@@ -236,8 +241,8 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
         try:
             tracking.log_metrics(metrics)
             tracking.log_dataset([r.id for r in records], texts, y, _joined(request.data), dataset.sha256)
-            _log_report(records, y, evaluation, model)
-            model_uri = pyfunc.log_model(model, request.model_path, texts[:3], request.user_dict)
+            _log_report(records, y, evaluation, scorer)
+            model_uri = pyfunc.log_model(scorer, request.model_path, texts[:3], request.user_dict)
             registered = tracking.register(model_uri) if request.register else None
             tracking.log_metrics({"fit_seconds": time.perf_counter() - started})
         except Exception as exc:  # the model is safe on disk; say so rather than lose it in a traceback
@@ -263,12 +268,12 @@ def _joined(paths: Sequence[Path]) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions a saved model depends on; `model.load` refuses a mismatch."""
+    """Versions the saved pipeline depends on: a joblib pickle loads only with matching scikit-learn and numpy."""
     names = ["scikit-learn", "jieba", "joblib", "numpy", "opencc"]
     return {"python": platform.python_version(), "train": __version__, **{n: version(n) for n in names}}
 
 
-def _log_report(records: Sequence[Record], y: np.ndarray, evaluation: Evaluation, model: TopicModel) -> None:
+def _log_report(records: Sequence[Record], y: np.ndarray, evaluation: Evaluation, scorer: Scorer) -> None:
     import pandas as pd
 
     from train import report, tracking
@@ -296,7 +301,7 @@ def _log_report(records: Sequence[Record], y: np.ndarray, evaluation: Evaluation
             report.learning_curve_figure(
                 evaluation.learning_curve, evaluation.baseline.macro_f1, folder / "learning_curve.png"
             )
-        report.write_json(folder / "top_terms.json", top_terms(model.pipeline, model.labels))
+        report.write_json(folder / "top_terms.json", top_terms(scorer))
         tracking.log_artifacts(folder)
     rows = report.mistakes([r.id for r in records], [r.text for r in records], y, decisions, cv.scores[0])
     tracking.log_table(pd.DataFrame(rows), "report/oof_mistakes.json")

@@ -1,6 +1,7 @@
 """`train predict`: load a model, read paragraphs, tag them in batches.
 
-Kept lean: a local model file never imports mlflow.
+Kept lean: a local model file is the plain-data scorer, so this path never imports
+scikit-learn, scipy, pandas, joblib or mlflow, and never unpickles anything.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import numpy as np
 
 from train.data import decode_lines, load_dataset, read_lines
 from train.errors import DataError
-from train.model import TopicModel, load
+from train.modelfile import load
+from train.scorer import Scorer
 
 if TYPE_CHECKING:
-    from train.evaluate import Metrics
+    from train.metrics import Metrics
 
 BATCH_SIZE = 512
 
@@ -54,19 +56,17 @@ def is_mlflow_uri(ref: str) -> bool:
     return ref.startswith(("runs:/", "models:/", "mlflow-artifacts:/"))
 
 
-def load_with_metadata(
-    ref: str, *, trust: bool = False, tracking_uri: str | None = None
-) -> tuple[TopicModel, dict[str, Any]]:
-    """A joblib path, or an MLflow model URI (which needs mlflow), with the model's sidecar metadata."""
+def load_with_metadata(ref: str, *, tracking_uri: str | None = None) -> tuple[Scorer, dict[str, Any]]:
+    """A model file (any of its set), or an MLflow model URI (which needs mlflow), with its sidecar metadata."""
     if is_mlflow_uri(ref):
         from train import pyfunc, tracking
 
         return pyfunc.load_model(ref, tracking.resolve_tracking_uri(tracking_uri))
-    return load(Path(ref), trust=trust)
+    return load(Path(ref))
 
 
-def load_tagger(ref: str, *, trust: bool = False, tracking_uri: str | None = None) -> TopicModel:
-    return load_with_metadata(ref, trust=trust, tracking_uri=tracking_uri)[0]
+def load_tagger(ref: str, *, tracking_uri: str | None = None) -> Scorer:
+    return load_with_metadata(ref, tracking_uri=tracking_uri)[0]
 
 
 def read_input(texts: Sequence[str], file: Path | None) -> tuple[Iterable[Paragraph], bool]:
@@ -122,19 +122,19 @@ def stdin_lines() -> Iterator[tuple[int, str]]:
 
 
 def tag(
-    model: TopicModel, paragraphs: Iterable[Paragraph], batch_size: int = BATCH_SIZE, *, explain: bool = False
+    model: Scorer, paragraphs: Iterable[Paragraph], batch_size: int = BATCH_SIZE, *, explain: bool = False
 ) -> Iterator[Tagged]:
     """Tag paragraphs batch by batch, so memory stays flat whatever the input size."""
     iterator = iter(paragraphs)
     while batch := list(islice(iterator, batch_size)):
-        texts = [p.text for p in batch]
-        scores = model.scores(texts)
+        features = model.features([p.text for p in batch])
+        scores = model.scores_of(features)
         decided = model.decide(scores)
         why: list[dict[str, list[tuple[str, float]]]] | list[None] = [None] * len(batch)
         if explain:
             from train.explain import contributions
 
-            why = contributions(model.pipeline, texts, model.labels)
+            why = contributions(model, features)
         for paragraph, row, on, reasons in zip(batch, scores, decided, why, strict=True):
             labels = tuple(label for label, flag in zip(model.labels, on, strict=True) if flag)
             yield Tagged(
@@ -147,7 +147,7 @@ def tag(
 
 
 def tag_parallel(
-    model: TopicModel, paragraphs: Iterable[Paragraph], jobs: int, *, explain: bool = False
+    model: Scorer, paragraphs: Iterable[Paragraph], jobs: int, *, explain: bool = False
 ) -> Iterator[Tagged]:
     """`tag` on `jobs` processes, results in input order, at most 2 × jobs batches in flight.
 
@@ -175,7 +175,7 @@ def tag_parallel(
             yield from pending.popleft().get()
 
 
-_worker_model: TopicModel | None = None
+_worker_model: Scorer | None = None
 
 
 def _tag_batch(batch: list[Paragraph], explain: bool) -> list[Tagged]:
@@ -195,7 +195,7 @@ class Suggestion:
     margin: float  # distance of the closest label score to its threshold: small = uncertain
 
 
-def most_uncertain(model: TopicModel, paragraphs: Iterable[Paragraph], n: int) -> list[Suggestion]:
+def most_uncertain(model: Scorer, paragraphs: Iterable[Paragraph], n: int) -> list[Suggestion]:
     """The n paragraphs whose labels the model is least sure of: the most useful to label next."""
     thresholds = dict(zip(model.labels, model.thresholds, strict=True))
     scored = (
@@ -213,16 +213,16 @@ class EvaluationResult:
     data_sha256: str
 
 
-def evaluate_file(ref: str, path: Path, *, trust: bool = False, tracking_uri: str | None = None) -> EvaluationResult:
+def evaluate_file(ref: str, path: Path, *, tracking_uri: str | None = None) -> EvaluationResult:
     """Score a saved model on a labeled file (every record must be labeled)."""
     from train.data import label_matrix
-    from train.evaluate import evaluate_model
+    from train.metrics import evaluate_model
 
     dataset = load_dataset([path])
     unlabeled = [r.id for r in dataset.records if r.labels is None]
     if unlabeled:
         raise DataError(f"{path}: record {unlabeled[0]!r} is unlabeled; an evaluation file must be fully labeled")
-    model, metadata = load_with_metadata(ref, trust=trust, tracking_uri=tracking_uri)
+    model, metadata = load_with_metadata(ref, tracking_uri=tracking_uri)
     scores = model.scores([r.text for r in dataset.records])
     y = np.asarray(label_matrix(dataset.records))
     return EvaluationResult(

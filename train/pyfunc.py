@@ -3,7 +3,9 @@
 One definition serves every MLflow consumer: `mlflow.pyfunc.load_model`, the REST
 server of `mlflow models serve` (`train serve`) and `mlflow.pyfunc.spark_udf`
 (`train predict --engine spark`). It is logged models-from-code, with the `train`
-package as its code path, so nothing but the scikit-learn model itself is pickled.
+package as its code path, and it predicts with the plain-data model: loading it
+unpickles nothing. The fitted scikit-learn pipeline is logged beside it (`pipeline`)
+for Python users who want it.
 """
 
 from __future__ import annotations
@@ -24,26 +26,29 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from train.errors import TrackingError
-from train.model import TopicModel, load, sidecar_path
+from train.modelfile import ModelFiles, load
+from train.scorer import Scorer
 
 MODEL_NAME = "model"
 TEXT_COLUMN = "text"
 
 
 class TopicTaggerPyfunc(PythonModel):
-    """A DataFrame with a `text` column in; a `labels` list and one score per label out."""
+    """Texts in (a list, a Series, a DataFrame with a `text` column or with one column); a `labels` list
+    and one score per label out."""
 
     def load_context(self, context: PythonModelContext) -> None:
         self.model, self.metadata = load(Path(context.artifacts["model"]))
 
-    # A DataFrame hint: MLflow validates against the logged signature instead of the hint.
+    # MLflow reads this hint: with pd.DataFrame it neither validates nor converts the input, so a list,
+    # a Series or a dict reaches `texts_of` as the caller passed it (the logged signature has no inputs).
     def predict(
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         return tag_frame(self.model, texts_of(model_input))
 
 
-def tag_frame(model: TopicModel, texts: Sequence[str]) -> pd.DataFrame:
+def tag_frame(model: Scorer, texts: Sequence[str]) -> pd.DataFrame:
     """One row per text: its `labels` list, then one score column per label."""
     if len(texts) == 0:  # an empty batch is a valid request with an empty answer
         return pd.DataFrame(columns=["labels", *model.labels])
@@ -55,25 +60,41 @@ def tag_frame(model: TopicModel, texts: Sequence[str]) -> pd.DataFrame:
 
 
 def texts_of(model_input: Any) -> list[str]:
-    """The texts to tag; a row without text is the caller's error (HTTP 400), not the model's."""
+    """The texts to tag from any shape a Python caller or the REST server passes.
+
+    A DataFrame gives its `text` column, or its only column; a dict (REST `{"inputs": {"text": [...]}}`)
+    its `text` entry; a list, tuple, array or Series its items; a string itself. A row without
+    text is the caller's error (HTTP 400), not the model's.
+    """
     if isinstance(model_input, pd.DataFrame):
-        if TEXT_COLUMN not in model_input.columns:
-            raise MlflowException(
-                f"expected a '{TEXT_COLUMN}' column, got {list(model_input.columns)}",
-                error_code=INVALID_PARAMETER_VALUE,
-            )
-        values = list(model_input[TEXT_COLUMN])
-    elif isinstance(model_input, pd.Series | np.ndarray | list | tuple):
-        values = list(model_input)
+        columns = list(model_input.columns)
+        if TEXT_COLUMN not in columns and len(columns) != 1:
+            raise _bad_input(f"expected a '{TEXT_COLUMN}' column or a single column, got {columns}")
+        values = list(model_input[TEXT_COLUMN if TEXT_COLUMN in columns else columns[0]])
+    elif isinstance(model_input, dict):
+        if TEXT_COLUMN not in model_input and len(model_input) != 1:
+            raise _bad_input(f"expected a '{TEXT_COLUMN}' input, got {sorted(model_input)}")
+        values = _as_list(model_input.get(TEXT_COLUMN, next(iter(model_input.values()), None)))
     else:
-        values = [model_input]
+        values = _as_list(model_input)
     for row, value in enumerate(values):
         if not isinstance(value, str) or not value.strip():
-            raise MlflowException(
-                f"row {row}: expected non-empty text in column '{TEXT_COLUMN}', got {value!r}",
-                error_code=INVALID_PARAMETER_VALUE,
-            )
-    return values
+            raise _bad_input(f"row {row}: expected non-empty text in column '{TEXT_COLUMN}', got {value!r}")
+    return [str(value) for value in values]
+
+
+def _as_list(values: Any) -> list[Any]:
+    if isinstance(values, str):
+        return [values]
+    if isinstance(values, np.ndarray):
+        return list(values.ravel()) if values.ndim else [values.item()]
+    if isinstance(values, pd.Series | list | tuple):
+        return list(values)
+    return [values]
+
+
+def _bad_input(message: str) -> MlflowException:
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 def spark_result_type(labels: Sequence[str]) -> str:
@@ -81,30 +102,35 @@ def spark_result_type(labels: Sequence[str]) -> str:
     return ", ".join(["labels array<string>", *(f"{label} double" for label in labels)])
 
 
-def _model_arguments(model: TopicModel, model_path: Path, example_texts: Sequence[str]) -> dict[str, Any]:
+def _model_arguments(model: Scorer, model_path: Path, example_texts: Sequence[str]) -> dict[str, Any]:
     """What `log_model` and `save_model` share: code, artifacts, requirements, signature and example."""
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature, infer_signature
 
     import train
 
     package = Path(train.__file__).parent
+    files = ModelFiles.of(model_path)
     example = pd.DataFrame({TEXT_COLUMN: list(example_texts)})
-    artifacts = {"model": str(model_path), "metadata": str(sidecar_path(model_path))}
+    artifacts = {"model": str(files.plain), "metadata": str(files.sidecar)}
+    if files.pipeline.exists():
+        artifacts["pipeline"] = str(files.pipeline)
+    # Outputs only: an input schema would make MLflow refuse a plain list or Series before `texts_of` sees it.
+    outputs = infer_signature(example, tag_frame(model, example[TEXT_COLUMN])).outputs
     return {
         "python_model": str(package / "mlflow_model.py"),  # models-from-code: nothing pickled
         "artifacts": artifacts,
         "code_paths": [str(package)],
         "pip_requirements": _requirements(),
-        "signature": infer_signature(example, tag_frame(model, example[TEXT_COLUMN])),
+        "signature": ModelSignature(inputs=None, outputs=outputs),
         "input_example": example,
     }
 
 
-def log_model(model: TopicModel, model_path: Path, example_texts: Sequence[str], user_dict: Path | None = None) -> str:
+def log_model(model: Scorer, model_path: Path, example_texts: Sequence[str], user_dict: Path | None = None) -> str:
     """Log the saved model (`model`, as written to `model_path`) to the active run; returns its URI.
 
-    The user dictionary is already inside the pickled tokenizer; the copy logged beside it
-    is for people, so a run shows which words the segmenter was given.
+    The user dictionary is already inside the plain model (and the pickled tokenizer); the
+    copy logged beside it is for people, so a run shows which words the segmenter was given.
     """
     arguments = _model_arguments(model, model_path, example_texts)
     if user_dict is not None:
@@ -118,7 +144,7 @@ def log_model(model: TopicModel, model_path: Path, example_texts: Sequence[str],
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
-    packages = ["scikit-learn", "jieba", "rjieba", "joblib", "opencc", "numpy", "pandas", "mlflow"]
+    packages = ["jieba", "rjieba", "opencc", "numpy", "pandas", "mlflow"]  # what scoring needs; no scikit-learn
     return [f"{name}=={version(name)}" for name in packages]
 
 
@@ -157,8 +183,8 @@ def check_model_uri(uri: str, tracking_uri: str) -> None:
         raise TrackingError(f"cannot find MLflow model {uri}: {message}") from None
 
 
-def load_model(uri: str, tracking_uri: str) -> tuple[TopicModel, dict[str, Any]]:
-    """The TopicModel and its metadata behind a `runs:/` or `models:/` URI."""
+def load_model(uri: str, tracking_uri: str) -> tuple[Scorer, dict[str, Any]]:
+    """The plain-data model and its metadata behind a `runs:/` or `models:/` URI."""
     mlflow.set_tracking_uri(tracking_uri)
     try:
         with warnings.catch_warnings():

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from train.data import Stats
-    from train.evaluate import Metrics
     from train.fit import FitRequest, FitResult
+    from train.metrics import Metrics
     from train.predict import ArticleSummary, Suggestion, Tagged
     from train.tracking import ModelVersion
     from train.tune import TuneResult

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from train.config import LABELS
-from train.evaluate import Metrics
+from train.metrics import Metrics
 
 
 def f1_by_evaluation(named: Mapping[str, Metrics]) -> str:

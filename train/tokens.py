@@ -96,10 +96,20 @@ class JiebaTokenizer:
         return f"JiebaTokenizer(<{len(self.user_words)} user words>, hmm={self.hmm}, engine={self.engine!r})"
 
 
-def _cut(engine: str, user_words: tuple[str, ...], hmm: bool, text: str) -> tuple[str, ...]:
-    tokens = _segmenter(engine, user_words)(text, hmm)
+def is_word(token: str) -> bool:
+    """Whether the word features keep a segment: any with a letter or digit, not punctuation or spaces."""
     # isalnum() settles almost every token in C; only mixed ones like "gpt-4o" need the scan.
-    return tuple(token for token in tokens if token.isalnum() or any(ch.isalnum() for ch in token))
+    return token.isalnum() or any(ch.isalnum() for ch in token)
+
+
+def _cut(engine: str, user_words: tuple[str, ...], hmm: bool, text: str) -> tuple[str, ...]:
+    return tuple(filter(is_word, _segmenter(engine, user_words)(text, hmm)))
+
+
+def segmenter(engine: str, user_words: tuple[str, ...], hmm: bool) -> Callable[[str], Iterable[str]]:
+    """Raw segments of a text (before `is_word`), with the segmenter resolved once for many texts."""
+    segment = _segmenter(engine, user_words)
+    return lambda text: segment(text, hmm)
 
 
 _cut_memoized = lru_cache(maxsize=1 << 16)(_cut)
