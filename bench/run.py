@@ -117,7 +117,7 @@ def tracking_uri(model: Path) -> str:
 
 def fit_model(work: Path) -> tuple[Path, float]:
     """The model every predict uses: all data, one CV repeat, no learning curve."""
-    model = work / "model" / "m.joblib"
+    model = work / "model" / "m.npz"
     model.parent.mkdir(parents=True, exist_ok=True)
     command = train(
         "fit",
@@ -212,6 +212,26 @@ def tokenizer_rate(texts: list[str], segmenter: Segmenter) -> Rate:
     return Rate(len(texts), sum(len(t.encode("utf-8")) for t in texts) / 1e6, seconds)
 
 
+def stage_rates(raw: list[str], model: Path) -> dict[str, Rate]:
+    """In this process, over the raw texts: the normaliser alone, and the whole plain-data scorer
+    (normalise, segment, n-gram lookups, TF-IDF, weights) in predict's batches, without any I/O."""
+    from train.modelfile import load
+    from train.predict import BATCH_SIZE
+    from train.tokens import normalize_all
+
+    scorer = load(model)[0]
+    scorer.scores(raw[:BATCH_SIZE])  # segmenter and lookup tables built outside the timing
+    mb = sum(len(t.encode("utf-8")) for t in raw) / 1e6
+    start = time.perf_counter()
+    normalize_all(raw)
+    normalised = time.perf_counter() - start
+    start = time.perf_counter()
+    for first in range(0, len(raw), BATCH_SIZE):
+        scorer.scores(raw[first : first + BATCH_SIZE])
+    scored = time.perf_counter() - start
+    return {"normalise": Rate(len(raw), mb, normalised), "scorer": Rate(len(raw), mb, scored)}
+
+
 def throughput(results: Results, model: Path, corpus_path: Path) -> None:
     texts = normalized_texts(corpus_path)
     n = len(texts)
@@ -229,6 +249,8 @@ def throughput(results: Results, model: Path, corpus_path: Path) -> None:
         jobs = measure.run_measured([*command, "--jobs", "2"], sample_tree=True)
     log(f"tokenizer limit again: {segmenter.name} (the reference is the mean of before and after)")
     after = tokenizer_rate(texts, segmenter)
+    log("in process: the normaliser alone, and the whole scorer")
+    stages = stage_rates([str(row["text"]) for row in corpus.read_jsonl(corpus_path)], model)
 
     limit_name = results.limit_name = f"tokenizer limit: {segmenter.name}"
     limit = (before.per_second + after.per_second) / 2
@@ -241,6 +263,12 @@ def throughput(results: Results, model: Path, corpus_path: Path) -> None:
         rate, mb = python_jieba.per_second, python_jieba.mb_per_second
         results.add("throughput", Row(jieba_name, rate, "par/s", ratio(rate, limit), limit_name))
         results.add("throughput", Row(f"{jieba_name} (MB/s)", mb, "MB/s", ratio(mb, limit_mb), f"{limit_name} (MB/s)"))
+    normalise = stages["normalise"].per_second
+    note = "in process: NFKC, lower case, OpenCC tw2sp; a stage every paragraph passes, like the segmenter"
+    results.add("throughput", Row("normalise limit", normalise, "par/s", ratio(normalise, limit), limit_name, note))
+    scorer = stages["scorer"].per_second
+    note = "in process, batches of 512, no I/O: normalise + segment + features + weights"
+    results.add("throughput", Row("scorer alone", scorer, "par/s", ratio(scorer, limit), limit_name, note))
     single_rate = results.references[PREDICT_1] = n / single.seconds  # also the REST rows' reference
     jobs_rate = n / jobs.seconds if jobs else None
     note = f"{n:,} paragraphs, wall time including start-up"
@@ -270,6 +298,7 @@ def throughput(results: Results, model: Path, corpus_path: Path) -> None:
         "tokenizer_seconds": [before.seconds, after.seconds],
         "tokenizer_paragraphs_per_s": [before.per_second, after.per_second],
         "python_jieba": {"seconds": python_jieba.seconds, "paragraphs_per_s": python_jieba.per_second},
+        "in_process_paragraphs_per_s": {name: rate.per_second for name, rate in stages.items()},
         "predict_1_process": {
             "seconds": single.seconds,
             "peak_rss_mb": single.peak_rss_mb,
@@ -333,7 +362,7 @@ def fit_scaling(results: Results, work: Path, settings: Settings) -> None:
         curve, estimate = wants_curve(scale, settings.fit_curve, done)
         command = train(
             "fit",
-            *("--data", str(data), "--model", str(folder / "m.joblib")),
+            *("--data", str(data), "--model", str(folder / "m.npz")),
             *("--tracking-uri", f"sqlite:///{folder / 'db.sqlite'}"),
             *(() if curve else ("--no-learning-curve",)),
         )

@@ -419,7 +419,9 @@ def test_fit_data(case: Case, tmp_path: Path, inputs: Path, tiny_rows: Rows) -> 
         error = assert_one_line_error(result.exit_code, result.stdout, result.stderr, path, case.line)
         assert error.startswith("error: ")
         assert result.stdout.strip() == "", "nothing but the error on a failed fit"
-        assert snapshot([path, model, sidecar, model.with_suffix(".npz")]) == before, "a failed fit must leave the old model untouched"
+        assert snapshot([path, model, sidecar, model.with_suffix(".npz")]) == before, (
+            "a failed fit must leave the old model untouched"
+        )
     assert_no_leftovers(out)
 
 

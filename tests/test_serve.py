@@ -65,8 +65,9 @@ def _as_predict_output(predictions: list[dict[str, Any]]) -> list[tuple[list[str
         {"dataframe_records": [{"text": t} for t in PARAGRAPHS]},
         {"inputs": PARAGRAPHS},
         {"inputs": {"text": PARAGRAPHS}},
+        {"dataframe_split": {"columns": ["body"], "data": [[t] for t in PARAGRAPHS]}},
     ],
-    ids=["dataframe_split", "dataframe_records", "inputs-list", "inputs-columns"],
+    ids=["dataframe_split", "dataframe_records", "inputs-list", "inputs-columns", "one-column"],
 )
 def test_invocations_match_train_predict(server: str, expected: list[dict[str, Any]], body: object) -> None:
     response = _invoke(server, body)
@@ -100,12 +101,16 @@ def test_empty_batch_is_an_empty_answer(server: str) -> None:
     [
         ("{not json", "valid JSON"),
         ({"paragraphs": ["x"]}, "dataframe_split"),
-        ({"dataframe_split": {"columns": ["body"], "data": [["x"]]}}, "missing inputs ['text']"),
+        (
+            {"dataframe_split": {"columns": ["id", "body"], "data": [["1", "x"]]}},
+            "expected a 'text' column or a single column",
+        ),
         ({"dataframe_split": {"columns": ["text"], "data": [["ok"], [None]]}}, "row 1: expected non-empty text"),
         ({"dataframe_records": [{"text": "   "}]}, "row 0: expected non-empty text"),
         ({"inputs": [""]}, "expected non-empty text"),
+        ({"inputs": ["ok", None]}, "row 1: expected non-empty text"),
     ],
-    ids=["not-json", "unknown-key", "no-text-column", "null-text", "blank-text", "empty-text"],
+    ids=["not-json", "unknown-key", "no-text-column", "null-text", "blank-text", "empty-text", "null-in-list"],
 )
 def test_bad_request_is_a_4xx_with_a_message(server: str, body: object, message: str) -> None:
     data = body if isinstance(body, str) else json.dumps(body)

@@ -105,7 +105,7 @@ def test_fit_logs_run_metrics_and_model_to_a_tracking_server(server_fit: ServerF
     artifacts = {a.path for a in client.list_logged_model_artifacts(logged.model_id)}
     assert {"MLmodel", "artifacts", "code"} <= artifacts
     carried = {Path(a.path).name for a in client.list_logged_model_artifacts(logged.model_id, "artifacts")}
-    assert carried == {"topic_classifier.joblib", "topic_classifier.json", "userdict.txt"}
+    assert carried == {"topic_classifier.npz", "topic_classifier.joblib", "topic_classifier.json", "userdict.txt"}
     (version,) = client.search_model_versions("name = 'topic-tagger'")
     assert version.run_id == run.info.run_id
 

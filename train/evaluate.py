@@ -19,6 +19,8 @@ from train.metrics import LabelScores, Metrics, compute_metrics
 from train.tokens import memoized
 
 Split = tuple[np.ndarray, np.ndarray]
+# What an estimator takes: texts, or row numbers of texts counted once (`train.precount`).
+Inputs = Sequence[str] | np.ndarray
 OnFold = Callable[[], None]
 
 # Below this many positives the F1-optimal threshold is noise; keep the neutral 0.5.
@@ -96,7 +98,7 @@ def _fit_fold(
 
 def out_of_fold_scores(
     estimator: BaseEstimator,
-    texts: Sequence[str],
+    texts: Inputs,
     y: np.ndarray,
     splits: Sequence[Split],
     *,
@@ -155,7 +157,7 @@ class CVResult:
 
 def cross_validate(
     estimator: BaseEstimator,
-    texts: Sequence[str],
+    texts: Inputs,
     y: np.ndarray,
     partitions: Sequence[Sequence[Split]],
     *,
@@ -179,9 +181,9 @@ def final_thresholds(result: CVResult, y: np.ndarray) -> np.ndarray:
 
 def cross_source(
     estimator: BaseEstimator,
-    train_texts: Sequence[str],
+    train_texts: Inputs,
     y_train: np.ndarray,
-    test_texts: Sequence[str],
+    test_texts: Inputs,
     y_test: np.ndarray,
     *,
     folds: int,
@@ -202,7 +204,7 @@ def cross_source(
 
 def learning_curve(
     estimator: BaseEstimator,
-    texts: Sequence[str],
+    texts: Inputs,
     y: np.ndarray,
     splits: Sequence[Split],
     *,

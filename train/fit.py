@@ -33,6 +33,7 @@ from train.export import check_exportable, to_scorer
 from train.metrics import Metrics, compute_metrics
 from train.model import TopicModel, build_baseline, build_pipeline
 from train.modelfile import save
+from train.precount import counted
 from train.scorer import Scorer
 from train.tokens import memoized, read_user_words
 
@@ -127,38 +128,42 @@ def evaluate_config(
     with_cross_source: bool = True,
     with_learning_curve: bool = False,
 ) -> Evaluation:
-    """Repeated stratified CV with its baseline, grouped CV, cross-source and (optionally) a learning curve."""
+    """Repeated stratified CV with its baseline, grouped CV, cross-source and (optionally) a learning curve.
+
+    Every fold trains `pipeline` as it is, on n-gram counts of each text made once (`train.precount`).
+    """
     texts = [r.text for r in records]
     y = np.asarray(label_matrix(records))
     groups = [r.group for r in records]
     seed = np.array([r.source == "seed" for r in records])
+    with memoized():
+        model, rows = counted(pipeline, texts)
 
     partitions = [stratified_splits(y, config.folds, config.seed + r) for r in range(config.repeats)]
     tick = progress("cross-validation", config.folds * config.repeats)
     evaluation = Evaluation(
-        cv=cross_validate(pipeline, texts, y, partitions, n_jobs=n_jobs, on_fold=tick),
-        baseline=cross_validate(build_baseline(config), texts, y, partitions),
+        cv=cross_validate(model, rows, y, partitions, n_jobs=n_jobs, on_fold=tick),
+        baseline=cross_validate(build_baseline(config), rows, y, partitions),
     )
     if len(set(groups)) >= 2:
         splits = grouped_splits(groups, config.folds)
         tick = progress("grouped CV (by article / batch)", len(splits))
-        grouped = cross_validate(pipeline, texts, y, [splits], n_jobs=n_jobs, on_fold=tick)
+        grouped = cross_validate(model, rows, y, [splits], n_jobs=n_jobs, on_fold=tick)
         evaluation.grouped = grouped.runs[0]
         if seed.any() and not seed.all():
             # The seed articles are real outlets' text: their held-out score is the closest to "unseen".
             decisions = cross_fitted_decisions(grouped.scores[0], y, grouped.folds[0])
             evaluation.grouped_seed = compute_metrics(y[seed], decisions[seed])
     if with_cross_source and seed.any() and not seed.all():
-        text_array = np.asarray(texts, dtype=object)
         for name, train_mask in (("authored_to_seed", ~seed), ("seed_to_authored", seed)):
             if (y[train_mask].sum(axis=0) < config.folds).any():
                 continue  # too few examples of some label on this side to choose thresholds
             tick = progress(f"cross-source {name.replace('_', ' ')}", config.folds)
             evaluation.cross_source[name] = cross_source(
-                pipeline,
-                list(text_array[train_mask]),
+                model,
+                rows[train_mask],
                 y[train_mask],
-                list(text_array[~train_mask]),
+                rows[~train_mask],
                 y[~train_mask],
                 folds=config.folds,
                 seed=config.seed,
@@ -171,7 +176,7 @@ def evaluate_config(
     if with_learning_curve and fractions:
         tick = progress("learning curve", config.folds * len(fractions))
         points = learning_curve(
-            pipeline, texts, y, partitions[0], fractions=fractions, seed=config.seed, n_jobs=n_jobs, on_fold=tick
+            model, rows, y, partitions[0], fractions=fractions, seed=config.seed, n_jobs=n_jobs, on_fold=tick
         )
         full = round(float(np.mean([len(train) for train, _ in partitions[0]])))
         evaluation.learning_curve = [*points, (full, evaluation.cv.runs[0].macro_f1)]
