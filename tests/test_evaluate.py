@@ -8,6 +8,8 @@ from train.evaluate import (
     cross_fitted_decisions,
     cross_validate,
     grouped_splits,
+    learning_curve_partitions,
+    out_of_fold_scores,
     stratified_splits,
 )
 from train.metrics import compute_metrics
@@ -69,3 +71,18 @@ def test_model_beats_baseline_on_tiny_data(tiny_rows) -> None:  # type: ignore[n
     model = cross_validate(build_pipeline(config), texts, y, partitions)
     baseline = cross_validate(build_baseline(config), texts, y, partitions)
     assert model.macro_f1 > baseline.macro_f1
+
+
+def test_one_pool_scores_each_partition_as_alone(tiny_rows) -> None:  # type: ignore[no-untyped-def]
+    """Sharing one pool, sorted by training size, must not mix up which fold's scores land where."""
+    rows = [r for r in tiny_rows if r["labels"] is not None] * 4
+    texts = [str(r["text"]) for r in rows]
+    y = np.array([[int(label in r["labels"]) for label in LABELS] for r in rows])
+    model = build_pipeline(FitConfig(folds=2, repeats=1, min_df=1))
+    partitions = [stratified_splits(y, 2, seed) for seed in (0, 1)]
+    partitions += learning_curve_partitions(partitions[0], [0.6], seed=0)
+    together = out_of_fold_scores(model, texts, y, partitions, n_jobs=2)
+    for splits, (scores, fold_of) in zip(partitions, together, strict=True):
+        [(alone, alone_folds)] = out_of_fold_scores(model, texts, y, [splits])
+        np.testing.assert_array_equal(fold_of, alone_folds)
+        np.testing.assert_allclose(scores, alone, atol=1e-12)

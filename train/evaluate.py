@@ -86,37 +86,44 @@ def grouped_splits(groups: Sequence[str], folds: int) -> list[Split]:
 
 
 def _fit_fold(
-    estimator: BaseEstimator, texts: np.ndarray, y: np.ndarray, split: Split
-) -> tuple[np.ndarray, np.ndarray]:
+    estimator: BaseEstimator, texts: np.ndarray, y: np.ndarray, split: Split, number: int
+) -> tuple[int, np.ndarray, np.ndarray]:
     train, test = split
     with warnings.catch_warnings(), memoized():
         # A rare label can be absent from a small training fold; the constant model is the right answer.
         warnings.filterwarnings("ignore", message="Label not .* is present in all training examples")
         fitted = clone(estimator).fit(texts[train], y[train])
-        return test, np.asarray(fitted.predict_proba(texts[test]))
+        return number, test, np.asarray(fitted.predict_proba(texts[test]))
 
 
 def out_of_fold_scores(
     estimator: BaseEstimator,
     texts: Inputs,
     y: np.ndarray,
-    splits: Sequence[Split],
+    partitions: Sequence[Sequence[Split]],
     *,
     n_jobs: int = 1,
-    on_fold: OnFold | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scores for every row from the model that did not see it, and each row's fold."""
+    on_fold: Callable[[int], None] | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each partition, every row's score from the model that did not see it, and each row's fold.
+
+    The folds of all partitions share one pool, the largest training sets first (the longest
+    fits; the short ones fill in at the end): on 2 workers, 3 repeats of 5 folds take 8 rounds of
+    fits rather than 9. `on_fold` gets the partition number of each finished fold.
+    """
     text_array = np.asarray(texts, dtype=object)
-    scores = np.zeros(y.shape, dtype=np.float64)
-    fold_of = np.full(len(y), -1)
-    for index, split in enumerate(splits):
-        fold_of[split[1]] = index
-    jobs = (delayed(_fit_fold)(estimator, text_array, y, split) for split in splits)
-    for test, proba in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
-        scores[test] = proba
+    results = [(np.zeros(y.shape, dtype=np.float64), np.full(len(y), -1)) for _ in partitions]
+    for (_, fold_of), splits in zip(results, partitions, strict=True):
+        for index, (_, test) in enumerate(splits):
+            fold_of[test] = index
+    folds = [(number, split) for number, splits in enumerate(partitions) for split in splits]
+    folds.sort(key=lambda fold: -len(fold[1][0]))  # stable: equal sizes keep their order
+    jobs = (delayed(_fit_fold)(estimator, text_array, y, split, number) for number, split in folds)
+    for number, test, proba in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
+        results[number][0][test] = proba
         if on_fold is not None:
-            on_fold()
-    return scores, fold_of
+            on_fold(number)
+    return results
 
 
 @dataclass
@@ -165,13 +172,17 @@ def cross_validate(
     on_fold: OnFold | None = None,
 ) -> CVResult:
     """One out-of-fold pass per partition (repeat), each scored with cross-fitted thresholds."""
-    result = CVResult(runs=[], scores=[], folds=[])
-    for splits in partitions:
-        scores, fold_of = out_of_fold_scores(estimator, texts, y, splits, n_jobs=n_jobs, on_fold=on_fold)
-        result.scores.append(scores)
-        result.folds.append(fold_of)
-        result.runs.append(compute_metrics(y, cross_fitted_decisions(scores, y, fold_of)))
-    return result
+    tick = None if on_fold is None else lambda _: on_fold()
+    return cv_result(y, out_of_fold_scores(estimator, texts, y, partitions, n_jobs=n_jobs, on_fold=tick))
+
+
+def cv_result(y: np.ndarray, out_of_fold: Sequence[tuple[np.ndarray, np.ndarray]]) -> CVResult:
+    """The metrics of out-of-fold scores, one (scores, fold of each row) pair per partition."""
+    return CVResult(
+        runs=[compute_metrics(y, cross_fitted_decisions(scores, y, fold_of)) for scores, fold_of in out_of_fold],
+        scores=[scores for scores, _ in out_of_fold],
+        folds=[fold_of for _, fold_of in out_of_fold],
+    )
 
 
 def final_thresholds(result: CVResult, y: np.ndarray) -> np.ndarray:
@@ -202,28 +213,24 @@ def cross_source(
     return compute_metrics(y_test, scores >= thresholds)
 
 
-def learning_curve(
-    estimator: BaseEstimator,
-    texts: Inputs,
-    y: np.ndarray,
-    splits: Sequence[Split],
-    *,
-    fractions: Sequence[float] = (0.2, 0.4, 0.6, 0.8),
-    seed: int = 0,
-    n_jobs: int = 1,
-    on_fold: OnFold | None = None,
-) -> list[tuple[int, float]]:
-    """(training paragraphs, out-of-fold macro-F1) when each fold trains on a fraction of its data.
+def learning_curve_partitions(splits: Sequence[Split], fractions: Sequence[float], seed: int = 0) -> list[list[Split]]:
+    """One partition per fraction: each fold trains on that fraction of its training rows, tests on all its rows.
 
-    The test folds stay whole, so the points differ only in how much the model saw.
+    The test folds stay whole, so the points of the curve differ only in how much the model saw.
     """
     rng = np.random.default_rng(seed)
-    points = []
-    for fraction in fractions:
-        smaller = [
-            (rng.choice(train, max(1, round(fraction * len(train))), replace=False), test) for train, test in splits
-        ]
-        scores, fold_of = out_of_fold_scores(estimator, texts, y, smaller, n_jobs=n_jobs, on_fold=on_fold)
-        metrics = compute_metrics(y, cross_fitted_decisions(scores, y, fold_of))
-        points.append((round(float(np.mean([len(train) for train, _ in smaller]))), metrics.macro_f1))
-    return points
+    return [
+        [(rng.choice(train, max(1, round(fraction * len(train))), replace=False), test) for train, test in splits]
+        for fraction in fractions
+    ]
+
+
+def learning_curve_points(
+    y: np.ndarray, partitions: Sequence[Sequence[Split]], out_of_fold: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> list[tuple[int, float]]:
+    """(mean training paragraphs, out-of-fold macro-F1) of each learning-curve partition."""
+    result = cv_result(y, out_of_fold)
+    return [
+        (round(float(np.mean([len(train) for train, _ in splits]))), run.macro_f1)
+        for splits, run in zip(partitions, result.runs, strict=True)
+    ]

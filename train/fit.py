@@ -20,12 +20,16 @@ from train.data import Record, label_matrix, load_dataset
 from train.errors import DataError, TrackingError
 from train.evaluate import (
     CVResult,
+    Split,
     cross_fitted_decisions,
     cross_source,
     cross_validate,
+    cv_result,
     final_thresholds,
     grouped_splits,
-    learning_curve,
+    learning_curve_partitions,
+    learning_curve_points,
+    out_of_fold_scores,
     stratified_splits,
 )
 from train.explain import top_terms
@@ -140,20 +144,29 @@ def evaluate_config(
         model, rows = counted(pipeline, texts)
 
     partitions = [stratified_splits(y, config.folds, config.seed + r) for r in range(config.repeats)]
-    tick = progress("cross-validation", config.folds * config.repeats)
+    grouped = [grouped_splits(groups, config.folds)] if len(set(groups)) >= 2 else []
+    smallest_fold = min(len(train) for train, _ in partitions[0])
+    # A point trained on a handful of paragraphs says nothing; tiny data gets no curve.
+    fractions = [f for f in (0.2, 0.4, 0.6, 0.8) if f * smallest_fold >= 50] if with_learning_curve else []
+    curve = learning_curve_partitions(partitions[0], fractions, seed=config.seed)
+    stages = {"cross-validation": partitions, "grouped CV (by article / batch)": grouped, "learning curve": curve}
+    scored = _score_stages(model, rows, y, {name: parts for name, parts in stages.items() if parts}, n_jobs, progress)
+
     evaluation = Evaluation(
-        cv=cross_validate(model, rows, y, partitions, n_jobs=n_jobs, on_fold=tick),
+        cv=cv_result(y, scored["cross-validation"]),
         baseline=cross_validate(build_baseline(config), rows, y, partitions),
     )
-    if len(set(groups)) >= 2:
-        splits = grouped_splits(groups, config.folds)
-        tick = progress("grouped CV (by article / batch)", len(splits))
-        grouped = cross_validate(model, rows, y, [splits], n_jobs=n_jobs, on_fold=tick)
-        evaluation.grouped = grouped.runs[0]
+    if grouped:
+        scores, fold_of = scored["grouped CV (by article / batch)"][0]
+        decisions = cross_fitted_decisions(scores, y, fold_of)
+        evaluation.grouped = compute_metrics(y, decisions)
         if seed.any() and not seed.all():
             # The seed articles are real outlets' text: their held-out score is the closest to "unseen".
-            decisions = cross_fitted_decisions(grouped.scores[0], y, grouped.folds[0])
             evaluation.grouped_seed = compute_metrics(y[seed], decisions[seed])
+    if curve:
+        full = round(float(np.mean([len(train) for train, _ in partitions[0]])))
+        points = learning_curve_points(y, curve, scored["learning curve"])
+        evaluation.learning_curve = [*points, (full, evaluation.cv.runs[0].macro_f1)]
     if with_cross_source and seed.any() and not seed.all():
         for name, train_mask in (("authored_to_seed", ~seed), ("seed_to_authored", seed)):
             if (y[train_mask].sum(axis=0) < config.folds).any():
@@ -170,17 +183,33 @@ def evaluate_config(
                 n_jobs=n_jobs,
                 on_fold=tick,
             )
-    smallest_fold = min(len(train) for train, _ in partitions[0])
-    # A point trained on a handful of paragraphs says nothing; tiny data gets no curve.
-    fractions = [f for f in (0.2, 0.4, 0.6, 0.8) if f * smallest_fold >= 50]
-    if with_learning_curve and fractions:
-        tick = progress("learning curve", config.folds * len(fractions))
-        points = learning_curve(
-            model, rows, y, partitions[0], fractions=fractions, seed=config.seed, n_jobs=n_jobs, on_fold=tick
-        )
-        full = round(float(np.mean([len(train) for train, _ in partitions[0]])))
-        evaluation.learning_curve = [*points, (full, evaluation.cv.runs[0].macro_f1)]
     return evaluation
+
+
+def _score_stages(
+    model: Pipeline,
+    rows: np.ndarray,
+    y: np.ndarray,
+    stages: dict[str, list[list[Split]]],
+    n_jobs: int,
+    progress: ProgressFactory,
+) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Out-of-fold scores of each stage's partitions, every fold of every stage in one pool.
+
+    One pool keeps both cores busy: a stage's odd last fold runs beside the next stage's first.
+    """
+    ticks = [progress(name, sum(map(len, parts))) for name, parts in stages.items()]
+    stage_of = [i for i, parts in enumerate(stages.values()) for _ in parts]
+    flat = out_of_fold_scores(
+        model,
+        rows,
+        y,
+        [splits for parts in stages.values() for splits in parts],
+        n_jobs=n_jobs,
+        on_fold=lambda number: ticks[stage_of[number]](),
+    )
+    results = iter(flat)
+    return {name: [next(results) for _ in parts] for name, parts in stages.items()}
 
 
 def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> FitResult:
