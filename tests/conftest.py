@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -12,14 +13,16 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from train import scorer
 from train.cli import app
-from train.modelfile import load
+from train.context import Context
+from train.modelfile import ModelFiles, load
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = str(Path(sys.executable).parent / "train")
@@ -179,3 +182,21 @@ def server_fit(tracking_server: TrackingServer) -> ServerFit:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return ServerFit(tracking_server.uri, load(model)[1]["mlflow_run_id"], model)
+
+
+@pytest.fixture(scope="session")
+def context_model(fitted: FittedProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fitted model with article context switched on (mean x 0.4), its sidecar vouching for it.
+
+    Fits on the project's data leave context off (grouped CV says it does not help there);
+    the inference paths must still apply it alike when a model has it.
+    """
+    files = ModelFiles.of(fitted.model)
+    target = ModelFiles.of(tmp_path_factory.mktemp("context") / "topic_classifier.npz")
+    payload = scorer.to_bytes(replace(scorer.read(files.plain), context=Context("mean", 0.4)))
+    target.plain.write_bytes(payload)
+    shutil.copyfile(files.pipeline, target.pipeline)
+    meta = json.loads(files.sidecar.read_text(encoding="utf-8"))
+    meta["plain_sha256"] = hashlib.sha256(payload).hexdigest()
+    target.sidecar.write_text(json.dumps(meta), encoding="utf-8")
+    return target.plain

@@ -167,3 +167,30 @@ def test_model_file_is_served_then_sigterm_stops_server_and_removes_its_copy(
         assert not list(scratch.glob("topic-tagger-model-*"))
     finally:
         stop_server(process)  # only if something above failed is anything left in its group
+
+
+def test_served_model_applies_article_context_as_train_predict_does(context_model: Path, tmp_path: Path) -> None:
+    rows = [{"id": f"story:{i}", "text": t} for i, t in enumerate(PARAGRAPHS)]
+    batch = tmp_path / "story.jsonl"
+    batch.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    result = subprocess.run(
+        [TRAIN, "predict", "--model", str(context_model), "--format", "jsonl", "--file", str(batch)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    expected = [json.loads(line) for line in result.stdout.splitlines()]
+    port = free_port()
+    command = [TRAIN, "serve", "--model", str(context_model), "--port", str(port)]
+    process = start_server(command, f"http://127.0.0.1:{port}/ping", tmp_path / "serve.log")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for body in (
+            {"dataframe_split": {"columns": ["id", "text"], "data": [[r["id"], r["text"]] for r in rows]}},
+            {"inputs": {"text": PARAGRAPHS, "article": ["story"] * len(PARAGRAPHS)}},
+        ):
+            response = _invoke(url, body)
+            assert response.status_code == 200, response.text
+            assert _as_predict_output(response.json()["predictions"]) == [(e["labels"], e["scores"]) for e in expected]
+        alone = _invoke(url, {"inputs": PARAGRAPHS}).json()["predictions"]  # no ids: each paragraph alone
+        assert _as_predict_output(alone) != [(e["labels"], e["scores"]) for e in expected]
+    finally:
+        stop_server(process)

@@ -182,3 +182,30 @@ def test_spark_submit_runs_the_same_command_on_its_master(fitted: FittedProject,
     tagged = pd.read_parquet(tmp_path / "out.parquet")
     expected = _local(fitted.model, source)
     assert {row.id: list(row.labels) for row in tagged.itertuples()} == {k: v["labels"] for k, v in expected.items()}
+
+
+def test_spark_applies_article_context_as_train_predict_does(
+    fitted: FittedProject, context_model: Path, tmp_path: Path
+) -> None:
+    """Articles by id (data/articles), by an `article` column, and lone rows, shuffled across partitions."""
+    records = load_dataset([ROOT / "data" / "articles"]).records[:300]
+    rows: list[dict[str, Any]] = [{"id": r.id, "text": r.text, "source": r.source} for r in records]
+    rows += [{"id": f"x{i}", "text": r.text, "article": "x"} for i, r in enumerate(records[:12])]
+    rows += [{"id": f"lone-{i}", "text": r.text} for i, r in enumerate(records[:5])]
+    source = tmp_path / "articles.jsonl"
+    source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    expected = _local(context_model, source)  # `train predict` reads an article's consecutive rows together
+    shuffled = rows[:]
+    random.Random(7).shuffle(shuffled)  # Spark pools an article's rows wherever they are
+    source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in shuffled), encoding="utf-8")
+    output = tmp_path / "tagged.parquet"
+    result = _spark(context_model, source, output)
+    assert result.returncode == 0, result.stderr
+    tagged = pd.read_parquet(output)
+    assert sorted(tagged["id"]) == sorted(expected)
+    for row in tagged.itertuples():
+        assert list(row.labels) == expected[row.id]["labels"], row.id
+        assert {label: round(row.scores[label], 4) for label in LABELS} == expected[row.id]["scores"], row.id
+    alone = _local(fitted.model, source)  # the same weights without context
+    assert sum(alone[i]["scores"] != expected[i]["scores"] for i in expected) > len(records) // 2
+    assert all(alone[f"lone-{i}"]["scores"] == expected[f"lone-{i}"]["scores"] for i in range(5))

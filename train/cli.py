@@ -117,7 +117,9 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Processes for CV folds.
 
 DataFiles = Annotated[
     Optional[list[Path]],
-    typer.Argument(help="Labeled JSONL files or directories of them [default: data/paragraphs.jsonl data/authored]"),
+    typer.Argument(
+        help="Labeled JSONL files or directories of them [default: data/paragraphs.jsonl data/authored data/articles]"
+    ),
 ]
 
 
@@ -512,7 +514,7 @@ def suggest(
         if not unlabeled:
             raise TrainError('no unlabeled records ("labels": null) in the data; nothing to suggest')
         tagger = load_tagger(model, tracking_uri=tracking_uri)
-        suggestions = most_uncertain(tagger, (Paragraph(r.id, r.text) for r in unlabeled), n)
+        suggestions = most_uncertain(tagger, (Paragraph(r.id, r.text, r.article) for r in unlabeled), n)
     render.suggestions_table(suggestions)
 
 

@@ -20,7 +20,8 @@ LABELS: tuple[str, ...] = (
 SEEDS_DIR = Path("seeds")
 SEED_DATA = Path("data/paragraphs.jsonl")
 AUTHORED_DIR = Path("data/authored")
-DEFAULT_DATA: tuple[Path, ...] = (SEED_DATA, AUTHORED_DIR)
+ARTICLES_DIR = Path("data/articles")
+DEFAULT_DATA: tuple[Path, ...] = (SEED_DATA, AUTHORED_DIR, ARTICLES_DIR)
 USER_DICT = Path("data/userdict.txt")
 MODEL_PATH = Path("models/topic_classifier.npz")  # with .joblib (the pipeline) and .json (metadata) beside it
 EXPERIMENT = "topic-tagger"
@@ -28,6 +29,7 @@ EXPERIMENT = "topic-tagger"
 Analyzer = Literal["word", "char", "both"]
 ClassifierKind = Literal["logreg", "svm", "nb", "sgd"]
 TokenizerKind = Literal["jieba", "jieba-nohmm", "rjieba"]
+ArticleContext = Literal["auto", "off"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class FitConfig:
     folds: int = 5
     repeats: int = 3
     seed: int = 42
+    # auto: blend each paragraph with its article only if CV grouped by article says it helps (train.context).
+    article_context: ArticleContext = "auto"
 
     def to_params(self) -> dict[str, Any]:
         """Flat dict for MLflow params and the sidecar."""

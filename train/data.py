@@ -31,6 +31,10 @@ class Record:
         """The article or authored batch this paragraph came from."""
         return self.id.rsplit(":", 1)[0]
 
+    @property
+    def article(self) -> str | None:
+        return article_of(self.id, self.source)
+
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {
             "id": self.id,
@@ -42,6 +46,16 @@ class Record:
         if self.script is not None:
             row["script"] = self.script
         return row
+
+
+def article_of(record_id: str | None, source: str = "seed") -> str | None:
+    """The article a paragraph was read in, by the ids' convention `<article>:<paragraph>`.
+
+    Authored paragraphs (written one by one) and ids without a colon stand alone.
+    """
+    if record_id is None or source == "authored" or ":" not in record_id:
+        return None
+    return record_id.rsplit(":", 1)[0] or None
 
 
 @dataclass(frozen=True)

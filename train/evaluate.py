@@ -15,6 +15,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GroupKFold
 
+from train.context import CANDIDATES, Context, blend
 from train.metrics import LabelScores, Metrics, compute_metrics
 from train.tokens import memoized
 
@@ -234,3 +235,39 @@ def learning_curve_points(
         (round(float(np.mean([len(train) for train, _ in splits]))), run.macro_f1)
         for splits, run in zip(partitions, result.runs, strict=True)
     ]
+
+
+# --- article context ----------------------------------------------------------------
+
+
+def choose_context(scores: np.ndarray, y_true: np.ndarray, article_of: np.ndarray) -> Context:
+    """The article context whose blended scores, cut at their best thresholds, give the best macro-F1.
+
+    Off, then the smaller weights, win a tie: context is used only where it helps.
+    """
+
+    def macro_f1(context: Context) -> float:
+        blended = blend(scores, article_of, context)
+        return round(compute_metrics(y_true, blended >= best_thresholds(blended, y_true)).macro_f1, 9)
+
+    return max(CANDIDATES, key=lambda context: (macro_f1(context), -context.weight))
+
+
+def cross_fitted_context_decisions(
+    scores: np.ndarray, y_true: np.ndarray, article_of: np.ndarray, fold_of: np.ndarray
+) -> tuple[np.ndarray, list[Context]]:
+    """`cross_fitted_decisions` in article context: each fold's context and thresholds from the other folds.
+
+    For grouped folds only (no article split across folds), so that an article's pooled
+    scores come from the one model that saw none of it. Also returns each fold's choice.
+    """
+    decisions = np.zeros_like(y_true, dtype=bool)
+    chosen = []
+    for fold in np.unique(fold_of):
+        inside = fold_of == fold
+        context = choose_context(scores[~inside], y_true[~inside], article_of[~inside])
+        blended = blend(scores, article_of, context)
+        thresholds = best_thresholds(blended[~inside], y_true[~inside])
+        decisions[inside] = blended[inside] >= thresholds
+        chosen.append(context)
+    return decisions, chosen

@@ -6,7 +6,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -16,11 +16,15 @@ from sklearn.pipeline import Pipeline
 
 from train import __version__
 from train.config import LABELS, FitConfig
+from train.context import OFF, Context, article_numbers, blend, has_articles
 from train.data import Record, label_matrix, load_dataset
 from train.errors import DataError, TrackingError
 from train.evaluate import (
     CVResult,
     Split,
+    best_thresholds,
+    choose_context,
+    cross_fitted_context_decisions,
     cross_fitted_decisions,
     cross_source,
     cross_validate,
@@ -70,7 +74,10 @@ class Evaluation:
     cv: CVResult
     baseline: CVResult
     grouped: Metrics | None = None
-    grouped_seed: Metrics | None = None
+    # Grouped CV on parts of the data (`grouped_seed`, `grouped_articles`) and in article context (`..._context`).
+    grouped_parts: dict[str, Metrics] = field(default_factory=dict)
+    context: Context = OFF  # the article context the model is saved with: on only if grouped CV says it helps
+    context_thresholds: np.ndarray | None = None  # out-of-fold thresholds for scores in that context
     cross_source: dict[str, Metrics] = field(default_factory=dict)
     learning_curve: list[tuple[int, float]] = field(default_factory=list)
 
@@ -84,8 +91,9 @@ class Evaluation:
         out.update({f"baseline_f1_{k}": v.f1 for k, v in self.baseline.mean().per_label.items()})
         if self.grouped is not None:
             out.update(self.grouped.flat("grouped_"))
-        if self.grouped_seed is not None:
-            out.update(self.grouped_seed.flat("grouped_seed_"))
+        for name, scores in self.grouped_parts.items():
+            out.update(scores.flat(f"{name}_"))
+        out["article_context_weight"] = self.context.weight
         for name, scores in self.cross_source.items():
             out.update(scores.flat(f"{name}_"))
         return out
@@ -158,11 +166,7 @@ def evaluate_config(
     )
     if grouped:
         scores, fold_of = scored["grouped CV (by article / batch)"][0]
-        decisions = cross_fitted_decisions(scores, y, fold_of)
-        evaluation.grouped = compute_metrics(y, decisions)
-        if seed.any() and not seed.all():
-            # The seed articles are real outlets' text: their held-out score is the closest to "unseen".
-            evaluation.grouped_seed = compute_metrics(y[seed], decisions[seed])
+        _grouped(evaluation, scores, y, fold_of, records, config)
     if curve:
         full = round(float(np.mean([len(train) for train, _ in partitions[0]])))
         points = learning_curve_points(y, curve, scored["learning curve"])
@@ -184,6 +188,36 @@ def evaluate_config(
                 on_fold=tick,
             )
     return evaluation
+
+
+def _grouped(
+    evaluation: Evaluation,
+    scores: np.ndarray,
+    y: np.ndarray,
+    fold_of: np.ndarray,
+    records: Sequence[Record],
+    config: FitConfig,
+) -> None:
+    """Grouped-CV metrics with and without article context; and the context to save, if it helps."""
+    plain = cross_fitted_decisions(scores, y, fold_of)
+    evaluation.grouped = compute_metrics(y, plain)
+    article_of = article_numbers([r.article for r in records])
+    in_context = None
+    if config.article_context == "auto" and has_articles(article_of):
+        in_context, _ = cross_fitted_context_decisions(scores, y, article_of, fold_of)
+        evaluation.grouped_parts["grouped_context"] = compute_metrics(y, in_context)
+        if evaluation.grouped_parts["grouped_context"].macro_f1 > evaluation.grouped.macro_f1:
+            evaluation.context = choose_context(scores, y, article_of)
+            evaluation.context_thresholds = best_thresholds(blend(scores, article_of, evaluation.context), y)
+    # The seed articles are real outlets' text: their held-out score is the closest to "unseen";
+    # the written articles are the other text whose paragraphs come in articles.
+    parts = {"seed": [r.source == "seed" for r in records], "articles": [r.source == "article" for r in records]}
+    for name, flags in parts.items():
+        inside = np.array(flags)
+        if inside.any() and not inside.all():
+            evaluation.grouped_parts[f"grouped_{name}"] = compute_metrics(y[inside], plain[inside])
+            if in_context is not None:
+                evaluation.grouped_parts[f"grouped_{name}_context"] = compute_metrics(y[inside], in_context[inside])
 
 
 def _score_stages(
@@ -249,10 +283,13 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
         )
         tick = progress("final fit on all labeled data", 1)
         thresholds = final_thresholds(evaluation.cv, y)
+        if evaluation.context_thresholds is not None:
+            thresholds = evaluation.context_thresholds
         with memoized():
             model = TopicModel(pipeline=pipeline.fit(texts, y), labels=LABELS, thresholds=thresholds)
-        scorer = to_scorer(model)
+        scorer = replace(to_scorer(model), context=evaluation.context)
         tick()
+        tracking.log_params({"article_context_chosen": str(evaluation.context)})
 
         metrics = evaluation.metrics()
         metrics.update({f"threshold_{label}": float(t) for label, t in zip(LABELS, thresholds, strict=True)})
@@ -317,8 +354,7 @@ def _log_report(records: Sequence[Record], y: np.ndarray, evaluation: Evaluation
     named = {"cv": cv.mean(), "baseline": evaluation.baseline.mean()}
     if evaluation.grouped is not None:
         named["grouped_cv"] = evaluation.grouped
-    if evaluation.grouped_seed is not None:
-        named["grouped_seed"] = evaluation.grouped_seed
+    named.update(evaluation.grouped_parts)
     named.update(evaluation.cross_source)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from train.data import decode_lines, load_dataset, read_lines
+from train.data import article_of, decode_lines, load_dataset, read_lines
 from train.errors import DataError
 from train.modelfile import load
 from train.scorer import Scorer
@@ -26,12 +26,15 @@ if TYPE_CHECKING:
     from train.metrics import Metrics
 
 BATCH_SIZE = 512
+# Paragraphs of one article held together for its context; a longer run is read in blocks this long.
+MAX_ARTICLE = 4096
 
 
 @dataclass(frozen=True)
 class Paragraph:
     id: str
     text: str
+    article: str | None = None  # paragraphs of one article are scored in its light; None: alone
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ def load_tagger(ref: str, *, tracking_uri: str | None = None) -> Scorer:
 
 
 def read_input(texts: Sequence[str], file: Path | None) -> tuple[Iterable[Paragraph], bool]:
-    """Paragraphs from arguments, a .txt article, a .jsonl batch or stdin; and whether it is one article."""
+    """Paragraphs from arguments (each alone), a .txt article or stdin (one article), a .jsonl
+    batch (articles as its records say); and whether the input is one article."""
     if list(texts) == ["-"] or file == Path("-"):
         return paragraphs_of_article(stdin_lines(), "stdin"), True
     if file is not None and file.suffix == ".jsonl":
@@ -98,11 +102,15 @@ def paragraphs_of_article(lines: Iterable[tuple[int, str]], name: str) -> Iterat
     """Each non-empty line of an article is a paragraph, id `<name>:<line>`."""
     for number, line in lines:
         if line.strip():
-            yield Paragraph(f"{name}:{number}", line.strip())
+            yield Paragraph(f"{name}:{number}", line.strip(), article=name)
 
 
 def paragraphs_of_jsonl(path: Path) -> Iterator[Paragraph]:
-    """Records with `text` and an optional `id` (default `<file>:<line>`)."""
+    """Records with `text`, an optional `id` (default `<file>:<line>`) and `article`.
+
+    A record's article is its `article`, else the part of its own `id` before the last colon
+    (as in data/: `article:tw-news-01:3`); consecutive records of one article are scored together.
+    """
     for number, line in read_lines(path):
         if not line.strip():
             continue
@@ -113,7 +121,9 @@ def paragraphs_of_jsonl(path: Path) -> Iterator[Paragraph]:
         text = raw.get("text") if isinstance(raw, dict) else None
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"{path}:{number}: record has no non-empty 'text'")
-        yield Paragraph(str(raw.get("id", f"{path.name}:{number}")), text.strip())
+        record_id = str(raw["id"]) if "id" in raw else None
+        article = raw.get("article") or article_of(record_id, str(raw.get("source", "seed")))
+        yield Paragraph(record_id or f"{path.name}:{number}", text.strip(), None if article is None else str(article))
 
 
 def stdin_lines() -> Iterator[tuple[int, str]]:
@@ -125,10 +135,9 @@ def tag(
     model: Scorer, paragraphs: Iterable[Paragraph], batch_size: int = BATCH_SIZE, *, explain: bool = False
 ) -> Iterator[Tagged]:
     """Tag paragraphs batch by batch, so memory stays flat whatever the input size."""
-    iterator = iter(paragraphs)
-    while batch := list(islice(iterator, batch_size)):
+    for batch in batches(model, paragraphs, batch_size):
         features = model.features([p.text for p in batch])
-        scores = model.scores_of(features)
+        scores = model.in_context(model.scores_of(features), [p.article for p in batch])
         decided = model.decide(scores)
         why: list[dict[str, list[tuple[str, float]]]] | list[None] = [None] * len(batch)
         if explain:
@@ -144,6 +153,27 @@ def tag(
                 scores={label: round(float(s), 4) for label, s in zip(model.labels, row, strict=True)},
                 reasons=None if reasons is None else {label: reasons[label] for label in labels},
             )
+
+
+def batches(model: Scorer, paragraphs: Iterable[Paragraph], size: int = BATCH_SIZE) -> Iterator[list[Paragraph]]:
+    """Batches of `size` paragraphs; with article context on, a batch ends only between articles
+    (or after MAX_ARTICLE paragraphs of one), so each article is scored whole."""
+    iterator = iter(paragraphs)
+    if model.context.weight == 0.0:
+        while chunk := list(islice(iterator, size)):
+            yield chunk
+        return
+    batch: list[Paragraph] = []
+    run = 0  # paragraphs of the last article in this batch
+    for paragraph in iterator:
+        same = bool(batch) and paragraph.article is not None and paragraph.article == batch[-1].article
+        if batch and ((len(batch) >= size and not same) or run == MAX_ARTICLE):
+            yield batch
+            batch, run = [], 0
+        run = run + 1 if same else 1
+        batch.append(paragraph)
+    if batch:
+        yield batch
 
 
 def tag_parallel(
@@ -164,10 +194,9 @@ def tag_parallel(
     global _worker_model
     _worker_model = model
     model.scores(["预热"])  # load jieba's dictionary once, before forking
-    iterator = iter(paragraphs)
     pending: deque[AsyncResult[list[Tagged]]] = deque()
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        while batch := list(islice(iterator, BATCH_SIZE)):
+        for batch in batches(model, paragraphs):
             pending.append(pool.apply_async(_tag_batch, (batch, explain)))
             if len(pending) >= 2 * jobs:
                 yield from pending.popleft().get()
@@ -223,7 +252,7 @@ def evaluate_file(ref: str, path: Path, *, tracking_uri: str | None = None) -> E
     if unlabeled:
         raise DataError(f"{path}: record {unlabeled[0]!r} is unlabeled; an evaluation file must be fully labeled")
     model, metadata = load_with_metadata(ref, tracking_uri=tracking_uri)
-    scores = model.scores([r.text for r in dataset.records])
+    scores = model.scores([r.text for r in dataset.records], [r.article for r in dataset.records])
     y = np.asarray(label_matrix(dataset.records))
     return EvaluationResult(
         metrics=evaluate_model(scores, model.thresholds, y),

@@ -25,12 +25,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
+from train.data import article_of
 from train.errors import TrackingError
 from train.modelfile import ModelFiles, load
 from train.scorer import Scorer
 
 MODEL_NAME = "model"
 TEXT_COLUMN = "text"
+ARTICLE_COLUMN = "article"
 
 
 class TopicTaggerPyfunc(PythonModel):
@@ -45,14 +47,14 @@ class TopicTaggerPyfunc(PythonModel):
     def predict(
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        return tag_frame(self.model, texts_of(model_input))
+        return tag_frame(self.model, texts_of(model_input), articles_of(model_input))
 
 
-def tag_frame(model: Scorer, texts: Sequence[str]) -> pd.DataFrame:
+def tag_frame(model: Scorer, texts: Sequence[str], articles: Sequence[str | None] | None = None) -> pd.DataFrame:
     """One row per text: its `labels` list, then one score column per label."""
     if len(texts) == 0:  # an empty batch is a valid request with an empty answer
         return pd.DataFrame(columns=["labels", *model.labels])
-    scores = model.scores(texts)
+    scores = model.scores(texts, articles)
     frame = pd.DataFrame(scores, columns=list(model.labels))
     labels = [[lab for lab, on in zip(model.labels, row, strict=True) if on] for row in model.decide(scores)]
     frame.insert(0, "labels", labels)
@@ -81,6 +83,25 @@ def texts_of(model_input: Any) -> list[str]:
         if not isinstance(value, str) or not value.strip():
             raise _bad_input(f"row {row}: expected non-empty text in column '{TEXT_COLUMN}', got {value!r}")
     return [str(value) for value in values]
+
+
+def articles_of(model_input: Any) -> list[str | None] | None:
+    """Each row's article, as `train predict` reads a JSONL batch: its `article`, else the part of
+    its `id` before the last colon; None (every row alone) for input with neither column."""
+    if isinstance(model_input, dict):  # REST `{"inputs": {"text": [...], "article": [...]}}`
+        wanted = (ARTICLE_COLUMN, "id", "source")
+        model_input = pd.DataFrame({k: _as_list(v) for k, v in model_input.items() if k in wanted})
+    if not isinstance(model_input, pd.DataFrame) or not {ARTICLE_COLUMN, "id"} & set(model_input.columns):
+        return None
+
+    def column(name: str, default: Any = None) -> list[Any]:
+        values = model_input[name] if name in model_input.columns else [default] * len(model_input)
+        return [None if pd.isna(value) else value for value in values]
+
+    return [
+        str(article) if article else article_of(None if rid is None else str(rid), str(source))
+        for article, rid, source in zip(column(ARTICLE_COLUMN), column("id"), column("source", "seed"), strict=True)
+    ]
 
 
 def _as_list(values: Any) -> list[Any]:

@@ -12,9 +12,10 @@ from train.config import LABELS
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from train.data import Stats
-    from train.fit import FitRequest, FitResult
+    from train.fit import Evaluation, FitRequest, FitResult
     from train.metrics import Metrics
     from train.predict import ArticleSummary, Suggestion, Tagged
     from train.tracking import ModelVersion
@@ -49,18 +50,40 @@ def metrics_table(title: str, columns: Mapping[str, Metrics], extra: Mapping[str
     return table
 
 
+def context_table(evaluation: Evaluation) -> Table:
+    """Grouped-CV macro-F1 without and with article context, on all data and on its articles."""
+    from rich.table import Table
+
+    table = Table(
+        "grouped CV by article", "alone", "in article context", title=f"Article context: {evaluation.context}"
+    )
+    parts = evaluation.grouped_parts
+    for name, key in (
+        ("all paragraphs", "grouped"),
+        ("seed articles", "grouped_seed"),
+        ("new articles", "grouped_articles"),
+    ):
+        alone = evaluation.grouped if key == "grouped" else parts.get(key)
+        with_context = parts.get(f"{key}_context")
+        if alone is not None and with_context is not None:
+            table.add_row(name, f"{alone.macro_f1:.3f}", f"{with_context.macro_f1:.3f}")
+    return table
+
+
 def fit_summary(result: FitResult, request: FitRequest, url: str) -> None:
     out = console()
     evaluation = result.evaluation
     columns = {"CV": evaluation.cv.mean(), "baseline": evaluation.baseline.mean()}
     if evaluation.grouped is not None:
         columns["grouped"] = evaluation.grouped
-    if evaluation.grouped_seed is not None:
-        columns["grouped seed"] = evaluation.grouped_seed
+    if "grouped_seed" in evaluation.grouped_parts:
+        columns["grouped seed"] = evaluation.grouped_parts["grouped_seed"]
     for name, metrics in evaluation.cross_source.items():
         columns[name.replace("_to_", "→").replace("authored", "auth")] = metrics
     thresholds = {"thr": [f"{t:.2f}" for t in result.thresholds]}
     out.print(metrics_table(f"Out-of-fold F1 ({result.n_train} paragraphs)", columns, thresholds))
+    if "grouped_context" in evaluation.grouped_parts:
+        out.print(context_table(evaluation))
     if result.n_unlabeled:
         out.print(f"skipped {result.n_unlabeled} unlabeled records")
     config = request.config

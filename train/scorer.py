@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from train.context import FORMS, OFF, Context, article_numbers, blend
 from train.errors import ModelError
 from train.tokens import is_word, normalize_all, segmenter
 
@@ -240,6 +241,7 @@ class Scorer:
     scale: np.ndarray  # (n_components, n_labels)
     shift: np.ndarray  # (n_components, n_labels)
     feature_names_source: Any = None  # the names, or a function that reads them when first asked
+    context: Context = OFF  # how much of its article a paragraph's scores take (`train.context`)
 
     @property
     def n_features(self) -> int:
@@ -266,9 +268,17 @@ class Scorer:
             n_rows=len(texts),
         )
 
-    def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """Probability per label, shape (n_texts, n_labels): the pipeline's `predict_proba`."""
-        return self.scores_of(self.features(texts))
+    def scores(self, texts: Sequence[str], articles: Sequence[str | None] | None = None) -> np.ndarray:
+        """Probability per label, shape (n_texts, n_labels): the pipeline's `predict_proba`, then,
+        if `articles` names each text's article (None: alone), blended with its article's."""
+        scores = self.scores_of(self.features(texts))
+        return scores if articles is None else self.in_context(scores, articles)
+
+    def in_context(self, scores: np.ndarray, articles: Sequence[str | None]) -> np.ndarray:
+        """Each row's scores in the light of its article; unchanged when the model's context is off."""
+        if self.context.weight == 0.0:
+            return scores
+        return blend(scores, article_numbers(articles), self.context)
 
     def scores_of(self, features: Features) -> np.ndarray:
         n_components, n_labels = self.intercept.shape
@@ -309,6 +319,7 @@ def to_arrays(scorer: Scorer) -> dict[str, np.ndarray]:
         "normalize": {"unicode": "NFKC", "lowercase": True, "opencc": "tw2sp"},
         "segmenter": scorer.segmenter,
         "classifier": scorer.classifier,
+        "article_context": {"form": scorer.context.form, "weight": scorer.context.weight},
         "parts": [
             {"kind": p.kind, "ngram_range": list(p.ngram_range), "sublinear_tf": p.sublinear_tf, "norm": "l2"}
             for p in scorer.parts
@@ -374,6 +385,7 @@ def from_bytes(payload: bytes, name: str) -> Scorer:
             scale=archive["scale"],
             shift=archive["shift"],
             feature_names_source=lambda: archive["feature_names"],  # read only when explaining
+            context=_context(header.get("article_context", {"weight": 0.0})),
         )
         _check_shapes(scorer)
         return scorer
@@ -391,6 +403,14 @@ def from_bytes(payload: bytes, name: str) -> Scorer:
         UnicodeDecodeError,
     ) as exc:
         raise ModelError(f"{name}: not a readable topic-tagger model ({exc})") from None
+
+
+def _context(spec: dict[str, Any]) -> Context:
+    """The header's article context; a model written before it existed has none."""
+    context = Context(form=spec.get("form", "mean"), weight=float(spec["weight"]))
+    if context.form not in FORMS or not 0.0 <= context.weight < 1.0:
+        raise ValueError(f"article context {spec!r} is not a form in {FORMS} with a weight in [0, 1)")
+    return context
 
 
 def _check_shapes(scorer: Scorer) -> None:

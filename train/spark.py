@@ -23,7 +23,9 @@ from train.config import LABELS
 from train.errors import DataError, TrainError
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from train.scorer import Scorer
 
 INSTALL_HINT = "pip install 'topic-tagger[spark]'; Spark also needs Java 17 or newer"
 PREDICTED = ("labels", "scores")
@@ -56,10 +58,11 @@ def score(job: SparkJob) -> SparkResult:
         # pyspark warns that pandas 3 is new to it; the tests compare every score with `train predict`.
         warnings.simplefilter("ignore", FutureWarning)
         pyfunc.check_model_uri(uri, job.tracking_uri)
+        model, _ = pyfunc.load_model(uri, job.tracking_uri)
         spark = session(job.master)
         try:
             frame = _validated(getattr(spark.read.options(mode="FAILFAST"), reader)(job.input), job.input)
-            tagged = tag(spark, frame, uri)
+            tagged = tag(spark, frame, uri, model)
             _write_parquet(tagged, job.output)
             rows = spark.read.parquet(job.output).count()
             master = str(spark.sparkContext.master)
@@ -91,10 +94,12 @@ def session(master: str | None) -> SparkSession:
     return spark
 
 
-def tag(spark: SparkSession, frame: DataFrame, model_uri: str) -> DataFrame:
+def tag(spark: SparkSession, frame: DataFrame, model_uri: str, model: Scorer) -> DataFrame:
     """The input with `labels` (array of names) and `scores` (a struct, one field per label) appended.
 
     Input columns that clash with those names are kept as `input_labels` / `input_scores`.
+    Each row is scored alone by the pyfunc; `model`'s article context, if on, is then applied
+    over each article's rows wherever they are in the frame (a window, not a batch).
     """
     import mlflow
     from pyspark.sql import functions as F
@@ -108,11 +113,54 @@ def tag(spark: SparkSession, frame: DataFrame, model_uri: str) -> DataFrame:
             frame = frame.withColumnRenamed(name, f"input_{name}")
     result = "_topic_tagger_result"
     tagged = frame.withColumn(result, predict(F.struct(F.col(pyfunc.TEXT_COLUMN))))
-    return tagged.select(
-        *(F.col(f"`{c}`") for c in frame.columns),
-        F.col(f"{result}.labels").alias("labels"),
-        F.struct(*(F.col(f"{result}.{label}").alias(label) for label in LABELS)).alias("scores"),
+    inputs = [F.col(f"`{c}`") for c in frame.columns]
+    if model.context.weight == 0.0:
+        return tagged.select(
+            *inputs,
+            F.col(f"{result}.labels").alias("labels"),
+            F.struct(*(F.col(f"{result}.{label}").alias(label) for label in LABELS)).alias("scores"),
+        )
+    return tagged.select(*inputs, *_in_context(frame.columns, result, model))
+
+
+def _in_context(columns: list[str], result: str, model: Scorer) -> list[Column]:
+    """`labels` and `scores` with each row blended with its article (`train.context`), as `Scorer.in_context`."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    article = _article_column(columns)
+    within = Window.partitionBy(article)
+    pool = F.avg if model.context.form == "mean" else F.max
+    weight = model.context.weight
+    scores = {}
+    for label in LABELS:
+        alone = F.col(f"{result}.{label}")
+        blended = (1.0 - weight) * alone + weight * pool(alone).over(within)
+        scores[label] = F.when(article.isNull(), alone).otherwise(blended)
+    chosen = F.array(
+        *(F.when(scores[label] >= float(t), F.lit(label)) for label, t in zip(LABELS, model.thresholds, strict=True))
     )
+    return [
+        F.filter(chosen, lambda name: name.isNotNull()).alias("labels"),
+        F.struct(*(score.alias(label) for label, score in scores.items())).alias("scores"),
+    ]
+
+
+def _article_column(columns: list[str]) -> Column:
+    """Each row's article as `train predict` reads it (`train.data.article_of`): its `article`, else
+    the part of its `id` before the last colon (none for authored rows or ids without a colon)."""
+    from pyspark.sql import functions as F
+
+    none = F.lit(None).cast("string")
+    from_id = none
+    if "id" in columns:
+        prefix = F.regexp_extract(F.col("id").cast("string"), r"^(.*):", 1)
+        authored = F.col("source") == "authored" if "source" in columns else F.lit(False)
+        from_id = F.when((prefix == "") | authored, none).otherwise(prefix)
+    if pyfunc.ARTICLE_COLUMN not in columns:
+        return from_id
+    given = F.col(pyfunc.ARTICLE_COLUMN).cast("string")
+    return F.when(given.isNull() | (given == ""), from_id).otherwise(given)
 
 
 def _require_pyspark() -> None:
