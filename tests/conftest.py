@@ -22,10 +22,12 @@ from typer.testing import CliRunner
 from train import scorer
 from train.cli import app
 from train.context import Context
+from train.labels import load_labels
 from train.modelfile import ModelFiles, load
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = str(Path(sys.executable).parent / "train")
+LABELS = load_labels(ROOT / "data" / "labels.toml").names
 
 
 @pytest.fixture(autouse=True)

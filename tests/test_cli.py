@@ -1,6 +1,7 @@
 """The CLI shell: version, help, data commands and one-line errors."""
 
 import json
+import shutil
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -58,6 +59,8 @@ def test_data_check_warns_on_near_duplicates(tmp_path: Path) -> None:
 def test_data_build_then_stats(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     (tmp_path / "seeds").mkdir()
+    (tmp_path / "data").mkdir()
+    shutil.copy(ROOT / "data" / "labels.toml", tmp_path / "data")
     (tmp_path / "seeds" / "a.txt").write_text("标题\n正文第一段\n", encoding="utf-8")
     result = runner.invoke(app, ["data", "build"])
     assert result.exit_code == 0, result.output

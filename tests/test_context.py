@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, TRAIN
-from train.config import LABELS
+from tests.conftest import LABELS, ROOT, TRAIN
 from train.context import OFF, Context, article_numbers, blend, has_articles
 from train.data import article_of, load_dataset
 from train.evaluate import choose_context, cross_fitted_context_decisions
@@ -99,7 +98,7 @@ def test_batches_keep_articles_whole_when_context_is_on(context_model: Path) -> 
 @pytest.fixture(scope="module")
 def article() -> list[str]:
     """The seed articles' 282 paragraphs, read as one long article (issue: a 200-paragraph one must hold)."""
-    return [r.text for r in load_dataset([ROOT / "data" / "paragraphs.jsonl"]).records]
+    return [r.text for r in load_dataset([ROOT / "data" / "paragraphs.jsonl"], LABELS).records]
 
 
 def _predict(model: Path, *args: str, stdin: str | None = None) -> list[dict[str, object]]:

@@ -5,14 +5,13 @@ from itertools import combinations
 
 import pytest
 
-from tests.conftest import ROOT
-from train.config import LABELS
+from tests.conftest import LABELS, ROOT
 from train.data import Record, near_duplicates, scan, seed_paragraphs, shared_runs
 
 
 @pytest.fixture(scope="module")
 def records() -> list[Record]:
-    found, problems = scan([ROOT / "data" / "paragraphs.jsonl", ROOT / "data" / "authored"])
+    found, problems = scan([ROOT / "data" / "paragraphs.jsonl", ROOT / "data" / "authored"], LABELS)
     assert problems == []
     return found
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score
 
-from train.config import LABELS, FitConfig
+from tests.conftest import LABELS
+from train.config import FitConfig
 from train.evaluate import (
     best_thresholds,
     cross_fitted_decisions,
@@ -20,7 +21,7 @@ def test_metrics_match_sklearn() -> None:
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, 2, size=(40, len(LABELS)))
     y_pred = rng.integers(0, 2, size=(40, len(LABELS)))
-    m = compute_metrics(y_true, y_pred)
+    m = compute_metrics(y_true, y_pred, LABELS)
     assert m.macro_f1 == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
     assert m.micro_f1 == pytest.approx(f1_score(y_true, y_pred, average="micro", zero_division=0))
     assert m.subset_accuracy == pytest.approx(float((y_true == y_pred).all(axis=1).mean()))
@@ -68,8 +69,8 @@ def test_model_beats_baseline_on_tiny_data(tiny_rows) -> None:  # type: ignore[n
     y = np.array([[int(label in r["labels"]) for label in LABELS] for r in rows])
     config = FitConfig(folds=3, repeats=1, min_df=1)
     partitions = [stratified_splits(y, 3, 0)]
-    model = cross_validate(build_pipeline(config), texts, y, partitions)
-    baseline = cross_validate(build_baseline(config), texts, y, partitions)
+    model = cross_validate(build_pipeline(config), texts, y, partitions, labels=LABELS)
+    baseline = cross_validate(build_baseline(config), texts, y, partitions, labels=LABELS)
     assert model.macro_f1 > baseline.macro_f1
 
 

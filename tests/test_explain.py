@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from train.config import LABELS, FitConfig
+from tests.conftest import LABELS
+from train.config import FitConfig
 from train.explain import contributions, top_terms
 from train.export import to_scorer
 from train.model import TopicModel, build_pipeline

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from train.config import LABELS, FitConfig
+from tests.conftest import LABELS
+from train.config import FitConfig
 from train.export import NotExportable, check_exportable, to_scorer
 from train.model import TopicModel, build_pipeline
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from train.config import LABELS, FitConfig
+from tests.conftest import LABELS
+from train.config import FitConfig
 from train.model import TopicModel, build_pipeline
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import LABELS
 from train import modelfile
-from train.config import LABELS, FitConfig
+from train.config import FitConfig
 from train.errors import ModelError
 from train.export import to_scorer
 from train.model import TopicModel, build_pipeline
@@ -122,14 +123,6 @@ def test_unwritable_model_path_is_a_clean_error(tmp_path: Path, small_model: Top
     blocker.write_text("not a folder")
     with pytest.raises(ModelError, match="cannot write model"):
         write(small_model, blocker / "m.npz", {})
-
-
-def test_label_set_mismatch_is_refused(tmp_path: Path, small_model: TopicModel) -> None:
-    path = tmp_path / "m.npz"
-    scorer = to_scorer(TopicModel(small_model.pipeline, ("finance",) * len(LABELS), small_model.thresholds))
-    save(small_model, scorer, path, {})
-    with pytest.raises(ModelError, match="trained for labels"):
-        load(path)
 
 
 def test_failed_save_leaves_previous_model(tmp_path: Path, small_model: TopicModel) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import LABELS, ROOT
 from train.config import FitConfig
 from train.data import label_matrix, load_dataset
 from train.evaluate import cross_fitted_decisions, cross_validate, stratified_splits
@@ -12,7 +12,7 @@ from train.model import build_pipeline
 from train.precount import counted
 from train.tokens import read_user_words
 
-RECORDS = load_dataset([ROOT / "data" / "paragraphs.jsonl", ROOT / "data" / "authored"]).labeled[:900]
+RECORDS = load_dataset([ROOT / "data" / "paragraphs.jsonl", ROOT / "data" / "authored"], LABELS).labeled[:900]
 
 
 @pytest.mark.parametrize(
@@ -22,15 +22,15 @@ RECORDS = load_dataset([ROOT / "data" / "paragraphs.jsonl", ROOT / "data" / "aut
 )
 def test_the_same_out_of_fold_scores_and_metrics(config: FitConfig) -> None:
     texts = [r.text for r in RECORDS]
-    y = np.asarray(label_matrix(RECORDS))
+    y = np.asarray(label_matrix(RECORDS, LABELS))
     pipeline = build_pipeline(config, read_user_words(ROOT / "data" / "userdict.txt"))
     splits = [stratified_splits(y, 3, config.seed)]
-    on_texts = cross_validate(pipeline, texts, y, splits)
+    on_texts = cross_validate(pipeline, texts, y, splits, labels=LABELS)
     model, rows = counted(pipeline, texts)
-    on_counts = cross_validate(model, rows, y, splits)
+    on_counts = cross_validate(model, rows, y, splits, labels=LABELS)
     np.testing.assert_allclose(on_counts.scores[0], on_texts.scores[0], rtol=0, atol=1e-12)
     decided = [cross_fitted_decisions(cv.scores[0], y, cv.folds[0]) for cv in (on_texts, on_counts)]
-    assert compute_metrics(y, decided[0]) == compute_metrics(y, decided[1])
+    assert compute_metrics(y, decided[0], LABELS) == compute_metrics(y, decided[1], LABELS)
 
 
 def test_each_fold_keeps_the_terms_its_own_training_rows_pass() -> None:

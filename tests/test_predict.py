@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import ROOT, FittedProject
+from tests.conftest import LABELS, ROOT, FittedProject
 from train.cli import app
-from train.config import LABELS
 from train.modelfile import load
 from train.predict import Paragraph, load_tagger, tag, tag_parallel
 

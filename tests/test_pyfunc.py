@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
-from tests.conftest import FittedProject
-from train.config import LABELS
+from tests.conftest import LABELS, FittedProject
 from train.errors import ModelError, TrackingError
 from train.modelfile import load
 from train.pyfunc import check_model_uri, model_uri, spark_result_type, tag_frame, texts_of

@@ -24,9 +24,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.conftest import ROOT, FittedProject
+from tests.conftest import LABELS, ROOT, FittedProject
 from train.cli import app
-from train.config import LABELS
 from train.modelfile import load
 from train.predict import Paragraph, load_tagger, tag
 from train.scorer import Scorer
@@ -509,6 +508,9 @@ def _run(
     return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
 
 
+LABELS_FILE = str(ROOT / "data" / "labels.toml")  # these processes run in an empty folder
+
+
 @pytest.mark.parametrize("case", [c for c in CASES if c.name in ("truncated", "png")], ids=["truncated", "png"])
 @pytest.mark.parametrize("command", ["check", "fit", "predict"])
 def test_real_process_bad_file(
@@ -520,8 +522,18 @@ def test_real_process_bad_file(
     model = tmp_path / "m.joblib"
     model.write_bytes(b"previous model")
     args = {
-        "check": ["data", "check", str(path)],
-        "fit": ["fit", "--data", str(path), "--model", str(model), "--tracking-uri", f"sqlite:///{tmp_path / 'db'}"],
+        "check": ["data", "check", str(path), "--labels", LABELS_FILE],
+        "fit": [
+            "fit",
+            "--data",
+            str(path),
+            "--labels",
+            LABELS_FILE,
+            "--model",
+            str(model),
+            "--tracking-uri",
+            f"sqlite:///{tmp_path / 'db'}",
+        ],
         "predict": ["predict", "--model", str(fitted.model), "--file", str(path)],
     }[command]
     code, stdout, stderr = _run(args, cwd=tmp_path)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT
-from train.config import LABELS, FitConfig
+from tests.conftest import LABELS, ROOT
+from train.config import FitConfig
 from train.data import label_matrix, load_dataset
 from train.export import to_scorer
 from train.model import TopicModel, build_pipeline
@@ -18,7 +18,7 @@ from train.scorer import KeyIndex, Scorer, from_bytes, to_bytes
 from train.tokens import read_user_words
 
 TOLERANCE = 1e-6
-DATA = load_dataset([ROOT / "data" / "paragraphs.jsonl", ROOT / "data" / "authored", ROOT / "data" / "eval"])
+DATA = load_dataset([ROOT / "data" / "paragraphs.jsonl", ROOT / "data" / "authored", ROOT / "data" / "eval"], LABELS)
 EVERY_TEXT = [r.text for r in DATA.records]
 
 # Every analyzer and classifier kind the CLI offers, and the n-gram ranges tune searches.
@@ -36,7 +36,7 @@ CONFIGS = {
 def fit(config: FitConfig, n: int | None = None) -> TopicModel:
     records = [r for r in DATA.records if r.labels is not None][:n]
     pipeline = build_pipeline(config, read_user_words(ROOT / "data" / "userdict.txt"))
-    pipeline.fit([r.text for r in records], np.asarray(label_matrix(records)))
+    pipeline.fit([r.text for r in records], np.asarray(label_matrix(records, LABELS)))
     return TopicModel(pipeline, LABELS, np.full(len(LABELS), 0.5))
 
 

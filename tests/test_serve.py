@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import TRAIN, ServerFit, free_port, start_server, stop_server
-from train.config import LABELS
+from tests.conftest import LABELS, TRAIN, ServerFit, free_port, start_server, stop_server
 
 # Simplified and traditional characters, English names, and a paragraph with no topic.
 PARAGRAPHS = [

@@ -11,16 +11,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, TRAIN, FittedProject
-from train.config import LABELS
+from tests.conftest import LABELS, ROOT, TRAIN, FittedProject
 from train.data import load_dataset
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A few thousand real paragraphs, simplified and traditional, in a shuffled order."""
-    records = load_dataset([ROOT / "data" / "paragraphs.jsonl", ROOT / "data" / "authored"]).records
-    held_out = load_dataset([ROOT / "data" / "eval" / "heldout.jsonl"]).records
+    records = load_dataset([ROOT / "data" / "paragraphs.jsonl", ROOT / "data" / "authored"], LABELS).records
+    held_out = load_dataset([ROOT / "data" / "eval" / "heldout.jsonl"], LABELS).records
     rows = [{"id": r.id, "text": r.text, "source": r.id.split(":")[0]} for r in [*records, *held_out]]
     random.Random(42).shuffle(rows)
     path = tmp_path_factory.mktemp("spark") / "paragraphs.jsonl"
@@ -188,7 +187,7 @@ def test_spark_applies_article_context_as_train_predict_does(
     fitted: FittedProject, context_model: Path, tmp_path: Path
 ) -> None:
     """Articles by id (data/articles), by an `article` column, and lone rows, shuffled across partitions."""
-    records = load_dataset([ROOT / "data" / "articles"]).records[:300]
+    records = load_dataset([ROOT / "data" / "articles"], LABELS).records[:300]
     rows: list[dict[str, Any]] = [{"id": r.id, "text": r.text, "source": r.source} for r in records]
     rows += [{"id": f"x{i}", "text": r.text, "article": "x"} for i, r in enumerate(records[:12])]
     rows += [{"id": f"lone-{i}", "text": r.text} for i, r in enumerate(records[:5])]

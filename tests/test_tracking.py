@@ -8,9 +8,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from tests.conftest import FittedProject, ServerFit, write_jsonl
+from tests.conftest import LABELS, FittedProject, ServerFit, write_jsonl
 from train.cli import app
-from train.config import LABELS
 from train.modelfile import load
 from train.pyfunc import tag_frame
 from train.tracking import resolve_tracking_uri

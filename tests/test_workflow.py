@@ -8,9 +8,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from tests.conftest import FittedProject, write_jsonl
+from tests.conftest import LABELS, FittedProject, write_jsonl
 from train.cli import app
-from train.config import LABELS
 from train.modelfile import load
 from train.predict import Paragraph, load_tagger, tag
 

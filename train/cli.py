@@ -16,8 +16,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from train import __version__
-from train.config import DEFAULT_DATA, EXPERIMENT, MODEL_PATH, SEED_DATA, SEEDS_DIR, USER_DICT, FitConfig
+from train.config import EXPERIMENT, MODEL_PATH, SEED_DATA, SEEDS_DIR, USER_DICT, FitConfig, default_data
 from train.errors import TrainError
+from train.labels import LABELS_PATH
 
 app = typer.Typer(help="Tag Chinese AI-industry news paragraphs with topics.", no_args_is_help=True)
 data_app = typer.Typer(help="Build, check and summarise the labeled data.", no_args_is_help=True)
@@ -111,6 +112,7 @@ TrackingUri = Annotated[
 Experiment = Annotated[str, typer.Option(help="MLflow experiment.")]
 UserDict = Annotated[Path, typer.Option(help="jieba user dictionary.")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Processes for CV folds.")]
+LabelsFile = Annotated[Path, typer.Option("--labels", help="The label set: one [[label]] table per topic.")]
 
 
 # --- data ---------------------------------------------------------------------------
@@ -118,7 +120,8 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", help="Processes for CV folds.
 DataFiles = Annotated[
     Optional[list[Path]],
     typer.Argument(
-        help="Labeled JSONL files or directories of them [default: data/paragraphs.jsonl data/authored data/articles]"
+        help="Labeled JSONL files or directories of them "
+        "[default: data/paragraphs.jsonl data/authored data/articles data/added]"
     ),
 ]
 
@@ -127,13 +130,16 @@ DataFiles = Annotated[
 def data_build(
     seeds: Annotated[Path, typer.Option(help="Folder of .txt articles.")] = SEEDS_DIR,
     out: Annotated[Path, typer.Option(help="Labeled file to (re)create.")] = SEED_DATA,
+    labels_file: LabelsFile = LABELS_PATH,
 ) -> None:
     """Recreate paragraph records from every .txt in seeds/, keeping labels by id."""
     from train.data import build, write_build
+    from train.labels import load_labels
 
     with user_errors():
-        report = build(seeds, out)
-        orphans = write_build(report, out)
+        labels = load_labels(labels_file).names
+        report = build(seeds, out, labels)
+        orphans = write_build(report, out, labels)
     typer.echo(f"{out}: {len(report.records)} records ({report.kept} kept, {len(report.added)} new and unlabeled)")
     for rid in report.changed:
         typer.echo(f"  {rid}: seed text changed; old labels moved to the orphan file, relabel this record")
@@ -145,16 +151,27 @@ def data_build(
 def data_check(
     files: DataFiles = None,
     seeds: Annotated[Path, typer.Option(help="Seed articles that authored text must not copy from.")] = SEEDS_DIR,
+    labels_file: LabelsFile = LABELS_PATH,
+    folds: Annotated[
+        Optional[int],
+        typer.Option(help="Flag labels with fewer examples than these CV folds [default: fit's folds, when no FILES]."),
+    ] = None,
 ) -> None:
-    """Validate labeled files; print each problem as file:line: message; exit 1 on any.
+    """Validate the label set and labeled files; print each problem as file:line: message; exit 1 on any.
 
-    Also flags authored records that copy 15+ characters from a seed or another record,
-    and warns about near-duplicate records.
+    Also flags labels with too few examples for the folds, authored records that copy 15+
+    characters from a seed or another record, and warns about near-duplicate records.
     """
-    from train.data import near_duplicates, scan, seed_paragraphs, shared_runs
+    from train.data import label_problems, near_duplicates, scan, seed_paragraphs, shared_runs
+    from train.labels import load_labels
 
     with user_errors():
-        records, problems = scan(files or list(DEFAULT_DATA))
+        label_set = load_labels(labels_file)
+        records, problems = scan(files or default_data(), label_set.names)
+        if folds is None and not files:
+            folds = FitConfig().folds  # checking what `fit` will read, as it will read it
+        if folds:
+            problems += label_problems(records, label_set, labels_file, folds)
         seed_lines = seed_paragraphs(seeds) if seeds.is_dir() else []
     for problem in problems:
         typer.echo(str(problem))
@@ -169,13 +186,15 @@ def data_check(
 
 
 @data_app.command("stats")
-def data_stats(files: DataFiles = None) -> None:
+def data_stats(files: DataFiles = None, labels_file: LabelsFile = LABELS_PATH) -> None:
     """Paragraphs per label, by source and script, unlabeled count and label co-occurrence."""
     from train import render
     from train.data import load_dataset, stats
+    from train.labels import load_labels
 
     with user_errors():
-        summary = stats(load_dataset(files or list(DEFAULT_DATA)).records)
+        labels = load_labels(labels_file).names
+        summary = stats(load_dataset(files or default_data(), labels).records, labels)
     render.stats_tables(summary)
 
 
@@ -209,6 +228,7 @@ def fit(
     tracking_uri: TrackingUri = None,
     register: Annotated[bool, typer.Option(help="Register the model in the MLflow registry as topic-tagger.")] = False,
     curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve", help="Log a learning curve.")] = True,
+    labels_file: LabelsFile = LABELS_PATH,
     jobs: Jobs = 2,
 ) -> None:
     """Cross-validate, train on all labeled data, save the model and log the run to MLflow."""
@@ -241,7 +261,8 @@ def fit(
         }
         config = replace(base, **chosen)
         request = FitRequest(
-            data=data or list(DEFAULT_DATA),
+            data=data or default_data(),
+            labels_file=labels_file,
             model_path=model,
             config=config,
             user_dict=user_dict if user_dict.exists() else None,
@@ -275,6 +296,7 @@ def tune(
     experiment: Experiment = EXPERIMENT,
     run_name: Annotated[str, typer.Option(help="Name of the parent MLflow run.")] = "tune",
     tracking_uri: TrackingUri = None,
+    labels_file: LabelsFile = LABELS_PATH,
     jobs: Jobs = 2,
 ) -> None:
     """Search pipeline settings with fit's cross-validation; one MLflow child run per configuration."""
@@ -284,7 +306,8 @@ def tune(
 
     with user_errors():
         request = TuneRequest(
-            data=data or list(DEFAULT_DATA),
+            data=data or default_data(),
+            labels_file=labels_file,
             base=FitConfig.from_file(config_file) if config_file else FitConfig(),
             space=load_space(space_file) if space_file else SEARCH_SPACE,
             n_iter=None if n_iter == 0 else (n_iter or 12),
@@ -403,7 +426,7 @@ def predict(
             render.stream_jsonl(tagged)
             return
         if chosen is OutputFormat.csv:
-            render.stream_csv(tagged)
+            render.stream_csv(tagged, tagger.labels)
             return
         rows = list(tagged)
         if not rows:
@@ -510,10 +533,10 @@ def suggest(
     from train.predict import Paragraph, load_tagger, most_uncertain
 
     with user_errors():
-        unlabeled = [r for r in load_dataset(data or list(DEFAULT_DATA)).records if r.labels is None]
+        tagger = load_tagger(model, tracking_uri=tracking_uri)
+        unlabeled = [r for r in load_dataset(data or default_data(), tagger.labels).records if r.labels is None]
         if not unlabeled:
             raise TrainError('no unlabeled records ("labels": null) in the data; nothing to suggest')
-        tagger = load_tagger(model, tracking_uri=tracking_uri)
         suggestions = most_uncertain(tagger, (Paragraph(r.id, r.text, r.article) for r in unlabeled), n)
     render.suggestions_table(suggestions)
 

@@ -1,4 +1,4 @@
-"""Labels, default paths and the training settings."""
+"""Default paths and the training settings (the label set is data: `train.labels`)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,21 @@ from typing import Any, Literal
 
 from train.errors import DataError
 
-LABELS: tuple[str, ...] = (
-    "talent_exodus",
-    "safety_vs_commercialization",
-    "competition",
-    "finance",
-    "lawsuits",
-)
-
 SEEDS_DIR = Path("seeds")
 SEED_DATA = Path("data/paragraphs.jsonl")
 AUTHORED_DIR = Path("data/authored")
 ARTICLES_DIR = Path("data/articles")
-DEFAULT_DATA: tuple[Path, ...] = (SEED_DATA, AUTHORED_DIR, ARTICLES_DIR)
+ADDED_DIR = Path("data/added")  # articles added with `train data add`, unlabeled until someone labels them
+DEFAULT_DATA: tuple[Path, ...] = (SEED_DATA, AUTHORED_DIR, ARTICLES_DIR, ADDED_DIR)
 USER_DICT = Path("data/userdict.txt")
 MODEL_PATH = Path("models/topic_classifier.npz")  # with .joblib (the pipeline) and .json (metadata) beside it
 EXPERIMENT = "topic-tagger"
+
+
+def default_data() -> list[Path]:
+    """The data `fit` and friends read when given none; `data/added/` only once something was added."""
+    return [p for p in DEFAULT_DATA if p != ADDED_DIR or any(p.glob("*.jsonl"))]
+
 
 Analyzer = Literal["word", "char", "both"]
 ClassifierKind = Literal["logreg", "svm", "nb", "sgd"]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from train.config import LABELS
 from train.errors import DataError
 from train.files import atomic_write
+from train.labels import LabelSet
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class DataFile:
 class Dataset:
     records: tuple[Record, ...]
     files: tuple[DataFile, ...]
+    labels: tuple[str, ...]  # the label set the records were checked against, in output order
 
     @property
     def labeled(self) -> list[Record]:
@@ -138,7 +139,7 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise DataError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _parse(path: Path, number: int, line: str) -> Record | Problem:
+def _parse(path: Path, number: int, line: str, labels_known: Sequence[str]) -> Record | Problem:
     try:
         raw = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -153,12 +154,13 @@ def _parse(path: Path, number: int, line: str) -> Record | Problem:
     if labels is not None:
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
             return Problem(path, number, f"record {rid!r}: 'labels' must be a list of label ids")
-        unknown = sorted(set(labels) - set(LABELS))
+        unknown = sorted(set(labels) - set(labels_known))
         if unknown:
-            return Problem(path, number, f"record {rid!r}: unknown label {unknown[0]!r} (known: {', '.join(LABELS)})")
+            known = ", ".join(labels_known)
+            return Problem(path, number, f"record {rid!r}: unknown label {unknown[0]!r} (known: {known})")
         if len(set(labels)) != len(labels):
             return Problem(path, number, f"record {rid!r}: a label is repeated")
-        labels = tuple(sorted(labels, key=LABELS.index))
+        labels = tuple(sorted(labels, key=list(labels_known).index))
     return Record(
         id=rid,
         text=text,
@@ -168,8 +170,8 @@ def _parse(path: Path, number: int, line: str) -> Record | Problem:
     )
 
 
-def scan(paths: Sequence[Path]) -> tuple[list[Record], list[Problem]]:
-    """Every record and every problem found in the given files."""
+def scan(paths: Sequence[Path], labels: Sequence[str]) -> tuple[list[Record], list[Problem]]:
+    """Every record and every problem found in the given files, label names checked against `labels`."""
     records: list[Record] = []
     problems: list[Problem] = []
     first_seen: dict[str, tuple[Path, int]] = {}
@@ -179,7 +181,7 @@ def scan(paths: Sequence[Path]) -> tuple[list[Record], list[Problem]]:
             if not line.strip():
                 continue
             count += 1
-            parsed = _parse(path, number, line)
+            parsed = _parse(path, number, line, labels)
             if isinstance(parsed, Problem):
                 problems.append(parsed)
                 continue
@@ -199,19 +201,61 @@ def file_digest(path: Path) -> DataFile:
     return DataFile(path=str(path), sha256=digest, size=path.stat().st_size)
 
 
-def load_dataset(paths: Sequence[Path]) -> Dataset:
+def load_dataset(paths: Sequence[Path], labels: Sequence[str]) -> Dataset:
     """Read labeled files; any problem is a DataError naming the first one."""
-    records, problems = scan(paths)
+    records, problems = scan(paths, labels)
     if problems:
         more = f" (and {len(problems) - 1} more; see `train data check`)" if len(problems) > 1 else ""
         raise DataError(f"{problems[0]}{more}")
     files = tuple(file_digest(p) for p in expand_paths(paths))
-    return Dataset(records=tuple(records), files=files)
+    return Dataset(records=tuple(records), files=files, labels=tuple(labels))
 
 
-def label_matrix(records: Sequence[Record]) -> list[list[int]]:
-    """Binary indicator rows in the order of LABELS."""
-    return [[int(label in (r.labels or ())) for label in LABELS] for r in records]
+def label_matrix(records: Sequence[Record], labels: Sequence[str]) -> list[list[int]]:
+    """Binary indicator rows, one column per label in the order of `labels`."""
+    return [[int(label in (r.labels or ())) for label in labels] for r in records]
+
+
+def label_problems(records: Sequence[Record], label_set: LabelSet, labels_file: Path, folds: int) -> list[Problem]:
+    """Labels that stratified `folds`-fold CV cannot evaluate: fewer labeled examples than folds."""
+    counts = Counter(label for r in records for label in r.labels or ())
+    return [
+        Problem(
+            labels_file,
+            label.line,
+            f"label {label.name!r} has {counts[label.name]} labeled examples, fewer than --folds {folds}; "
+            "label more paragraphs or lower --folds",
+        )
+        for label in label_set.labels
+        if counts[label.name] < folds
+    ]
+
+
+def relabel(paths: Sequence[Path], decisions: Mapping[str, Sequence[str] | None]) -> list[Path]:
+    """Set the labels of records by id, in the files that hold them; return the files rewritten.
+
+    Every id must exist before anything is written; each file is then replaced atomically,
+    keeping its other records, fields and line order as they were.
+    """
+    files = expand_paths(paths)
+    rows_by_file: dict[Path, list[dict[str, Any]]] = {}
+    found: set[str] = set()
+    for path in files:
+        rows = [json.loads(line) for _, line in read_lines(path) if line.strip()]
+        if any(row.get("id") in decisions for row in rows):
+            rows_by_file[path] = rows
+            found.update(row["id"] for row in rows if row.get("id") in decisions)
+    missing = [rid for rid in decisions if rid not in found]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise DataError(f"no record with id {missing[0]!r} in {', '.join(map(str, files))}{more}")
+    for path, rows in rows_by_file.items():
+        for row in rows:
+            if row.get("id") in decisions:
+                labels = decisions[row["id"]]
+                row["labels"] = None if labels is None else list(labels)
+        write_jsonl(path, rows)
+    return list(rows_by_file)
 
 
 # --- building records from the seed articles ---------------------------------------
@@ -239,11 +283,11 @@ def seed_paragraphs(seeds_dir: Path) -> list[tuple[str, str]]:
     ]
 
 
-def build(seeds_dir: Path, labeled_path: Path) -> BuildReport:
+def build(seeds_dir: Path, labeled_path: Path, labels: Sequence[str]) -> BuildReport:
     """Recreate seed records, keeping labels by id; changed or vanished ids become orphans."""
     existing: dict[str, Record] = {}
     if labeled_path.exists():
-        records, problems = scan([labeled_path])
+        records, problems = scan([labeled_path], labels)
         if problems:
             raise DataError(f"{problems[0]} (fix it before rebuilding)")
         existing = {r.id: r for r in records}
@@ -287,7 +331,7 @@ class Stats:
     label_by_source: dict[str, dict[str, int]]
 
 
-def stats(records: Sequence[Record]) -> Stats:
+def stats(records: Sequence[Record], labels: Sequence[str]) -> Stats:
     labeled = [r for r in records if r.labels is not None]
     per_label = Counter(label for r in labeled for label in r.labels or ())
     pairs = Counter(pair for r in labeled for pair in combinations(r.labels or (), 2))
@@ -300,8 +344,8 @@ def stats(records: Sequence[Record]) -> Stats:
         unlabeled=len(records) - len(labeled),
         no_label=sum(not r.labels for r in labeled),
         multi_label=sum(len(r.labels or ()) > 1 for r in labeled),
-        per_label={label: per_label[label] for label in LABELS},
-        pairs={pair: pairs[pair] for pair in combinations(LABELS, 2)},
+        per_label={label: per_label[label] for label in labels},
+        pairs={pair: pairs[pair] for pair in combinations(labels, 2)},
         by_source=dict(Counter(r.source for r in records)),
         by_script=dict(Counter(r.script or "unknown" for r in records)),
         label_by_source={source: dict(c) for source, c in label_by_source.items()},
@@ -348,12 +392,12 @@ def orphan_path(labeled_path: Path) -> Path:
     return labeled_path.with_name(labeled_path.stem + ".orphans.jsonl")
 
 
-def write_build(report: BuildReport, labeled_path: Path) -> Path | None:
+def write_build(report: BuildReport, labeled_path: Path, labels: Sequence[str]) -> Path | None:
     """Write the rebuilt records; append orphans to their own file first, so no label is ever lost."""
     orphans = None
     if report.orphans:
         orphans = orphan_path(labeled_path)
-        kept = scan([orphans])[0] if orphans.exists() else []
+        kept = scan([orphans], labels)[0] if orphans.exists() else []
         write_jsonl(orphans, [r.to_json() for r in [*kept, *report.orphans]])
     write_jsonl(labeled_path, (r.to_json() for r in report.records))
     return orphans

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GroupKFold
 
 from train.context import CANDIDATES, Context, blend
-from train.metrics import LabelScores, Metrics, compute_metrics
+from train.metrics import LabelScores, Metrics, compute_metrics, macro_f1
 from train.tokens import memoized
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -169,18 +169,21 @@ def cross_validate(
     y: np.ndarray,
     partitions: Sequence[Sequence[Split]],
     *,
+    labels: Sequence[str],
     n_jobs: int = 1,
     on_fold: OnFold | None = None,
 ) -> CVResult:
     """One out-of-fold pass per partition (repeat), each scored with cross-fitted thresholds."""
     tick = None if on_fold is None else lambda _: on_fold()
-    return cv_result(y, out_of_fold_scores(estimator, texts, y, partitions, n_jobs=n_jobs, on_fold=tick))
+    return cv_result(y, out_of_fold_scores(estimator, texts, y, partitions, n_jobs=n_jobs, on_fold=tick), labels)
 
 
-def cv_result(y: np.ndarray, out_of_fold: Sequence[tuple[np.ndarray, np.ndarray]]) -> CVResult:
+def cv_result(y: np.ndarray, out_of_fold: Sequence[tuple[np.ndarray, np.ndarray]], labels: Sequence[str]) -> CVResult:
     """The metrics of out-of-fold scores, one (scores, fold of each row) pair per partition."""
     return CVResult(
-        runs=[compute_metrics(y, cross_fitted_decisions(scores, y, fold_of)) for scores, fold_of in out_of_fold],
+        runs=[
+            compute_metrics(y, cross_fitted_decisions(scores, y, fold_of), labels) for scores, fold_of in out_of_fold
+        ],
         scores=[scores for scores, _ in out_of_fold],
         folds=[fold_of for _, fold_of in out_of_fold],
     )
@@ -198,20 +201,20 @@ def cross_source(
     test_texts: Inputs,
     y_test: np.ndarray,
     *,
+    labels: Sequence[str],
     folds: int,
     seed: int,
     n_jobs: int = 1,
     on_fold: OnFold | None = None,
 ) -> Metrics:
     """Train on one source, score another; thresholds come from CV on the training side."""
-    inner = cross_validate(
-        estimator, train_texts, y_train, [stratified_splits(y_train, folds, seed)], n_jobs=n_jobs, on_fold=on_fold
-    )
+    partitions = [stratified_splits(y_train, folds, seed)]
+    inner = cross_validate(estimator, train_texts, y_train, partitions, labels=labels, n_jobs=n_jobs, on_fold=on_fold)
     thresholds = final_thresholds(inner, y_train)
     with memoized():
         fitted = clone(estimator).fit(list(train_texts), y_train)
         scores = np.asarray(fitted.predict_proba(list(test_texts)))
-    return compute_metrics(y_test, scores >= thresholds)
+    return compute_metrics(y_test, scores >= thresholds, labels)
 
 
 def learning_curve_partitions(splits: Sequence[Split], fractions: Sequence[float], seed: int = 0) -> list[list[Split]]:
@@ -230,10 +233,12 @@ def learning_curve_points(
     y: np.ndarray, partitions: Sequence[Sequence[Split]], out_of_fold: Sequence[tuple[np.ndarray, np.ndarray]]
 ) -> list[tuple[int, float]]:
     """(mean training paragraphs, out-of-fold macro-F1) of each learning-curve partition."""
-    result = cv_result(y, out_of_fold)
     return [
-        (round(float(np.mean([len(train) for train, _ in splits]))), run.macro_f1)
-        for splits, run in zip(partitions, result.runs, strict=True)
+        (
+            round(float(np.mean([len(train) for train, _ in splits]))),
+            macro_f1(y, cross_fitted_decisions(scores, y, fold_of)),
+        )
+        for splits, (scores, fold_of) in zip(partitions, out_of_fold, strict=True)
     ]
 
 
@@ -246,11 +251,11 @@ def choose_context(scores: np.ndarray, y_true: np.ndarray, article_of: np.ndarra
     Off, then the smaller weights, win a tie: context is used only where it helps.
     """
 
-    def macro_f1(context: Context) -> float:
+    def score(context: Context) -> float:
         blended = blend(scores, article_of, context)
-        return round(compute_metrics(y_true, blended >= best_thresholds(blended, y_true)).macro_f1, 9)
+        return round(macro_f1(y_true, blended >= best_thresholds(blended, y_true)), 9)
 
-    return max(CANDIDATES, key=lambda context: (macro_f1(context), -context.weight))
+    return max(CANDIDATES, key=lambda context: (score(context), -context.weight))
 
 
 def cross_fitted_context_decisions(

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from train import __version__
-from train.config import LABELS, FitConfig
+from train.config import FitConfig
 from train.context import OFF, Context, article_numbers, blend, has_articles
 from train.data import Record, label_matrix, load_dataset
 from train.errors import DataError, TrackingError
@@ -38,6 +38,7 @@ from train.evaluate import (
 )
 from train.explain import top_terms
 from train.export import check_exportable, to_scorer
+from train.labels import LABELS_PATH, load_labels
 from train.metrics import Metrics, compute_metrics
 from train.model import TopicModel, build_baseline, build_pipeline
 from train.modelfile import save
@@ -65,6 +66,7 @@ class FitRequest:
     n_jobs: int = 1
     register: bool = False
     learning_curve: bool = True
+    labels_file: Path = LABELS_PATH
 
 
 @dataclass
@@ -117,12 +119,12 @@ def default_run_name(config: FitConfig) -> str:
     return f"{config.classifier}-{config.analyzer}-C{config.C:g}-{stamp}"
 
 
-def check_trainable(records: Sequence[Record], folds: int) -> None:
+def check_trainable(records: Sequence[Record], folds: int, labels: Sequence[str]) -> None:
     """Stratified k-fold needs each label present at least once per fold."""
     if not records:
         raise DataError("no labeled records to train on (all are unlabeled?)")
-    y = np.asarray(label_matrix(records))
-    for label, count in zip(LABELS, y.sum(axis=0), strict=True):
+    y = np.asarray(label_matrix(records, labels))
+    for label, count in zip(labels, y.sum(axis=0), strict=True):
         if count < folds:
             raise DataError(
                 f"label {label!r} has {count} labeled examples, fewer than --folds {folds}; "
@@ -135,6 +137,7 @@ def evaluate_config(
     records: Sequence[Record],
     config: FitConfig,
     *,
+    labels: Sequence[str],
     n_jobs: int = 1,
     progress: ProgressFactory = no_progress,
     with_cross_source: bool = True,
@@ -145,7 +148,7 @@ def evaluate_config(
     Every fold trains `pipeline` as it is, on n-gram counts of each text made once (`train.precount`).
     """
     texts = [r.text for r in records]
-    y = np.asarray(label_matrix(records))
+    y = np.asarray(label_matrix(records, labels))
     groups = [r.group for r in records]
     seed = np.array([r.source == "seed" for r in records])
     with memoized():
@@ -161,12 +164,12 @@ def evaluate_config(
     scored = _score_stages(model, rows, y, {name: parts for name, parts in stages.items() if parts}, n_jobs, progress)
 
     evaluation = Evaluation(
-        cv=cv_result(y, scored["cross-validation"]),
-        baseline=cross_validate(build_baseline(config), rows, y, partitions),
+        cv=cv_result(y, scored["cross-validation"], labels),
+        baseline=cross_validate(build_baseline(config), rows, y, partitions, labels=labels),
     )
     if grouped:
         scores, fold_of = scored["grouped CV (by article / batch)"][0]
-        _grouped(evaluation, scores, y, fold_of, records, config)
+        _grouped(evaluation, scores, y, fold_of, records, config, labels)
     if curve:
         full = round(float(np.mean([len(train) for train, _ in partitions[0]])))
         points = learning_curve_points(y, curve, scored["learning curve"])
@@ -182,6 +185,7 @@ def evaluate_config(
                 y[train_mask],
                 rows[~train_mask],
                 y[~train_mask],
+                labels=labels,
                 folds=config.folds,
                 seed=config.seed,
                 n_jobs=n_jobs,
@@ -197,15 +201,16 @@ def _grouped(
     fold_of: np.ndarray,
     records: Sequence[Record],
     config: FitConfig,
+    labels: Sequence[str],
 ) -> None:
     """Grouped-CV metrics with and without article context; and the context to save, if it helps."""
     plain = cross_fitted_decisions(scores, y, fold_of)
-    evaluation.grouped = compute_metrics(y, plain)
+    evaluation.grouped = compute_metrics(y, plain, labels)
     article_of = article_numbers([r.article for r in records])
     in_context = None
     if config.article_context == "auto" and has_articles(article_of):
         in_context, _ = cross_fitted_context_decisions(scores, y, article_of, fold_of)
-        evaluation.grouped_parts["grouped_context"] = compute_metrics(y, in_context)
+        evaluation.grouped_parts["grouped_context"] = compute_metrics(y, in_context, labels)
         if evaluation.grouped_parts["grouped_context"].macro_f1 > evaluation.grouped.macro_f1:
             evaluation.context = choose_context(scores, y, article_of)
             evaluation.context_thresholds = best_thresholds(blend(scores, article_of, evaluation.context), y)
@@ -215,9 +220,11 @@ def _grouped(
     for name, flags in parts.items():
         inside = np.array(flags)
         if inside.any() and not inside.all():
-            evaluation.grouped_parts[f"grouped_{name}"] = compute_metrics(y[inside], plain[inside])
+            evaluation.grouped_parts[f"grouped_{name}"] = compute_metrics(y[inside], plain[inside], labels)
             if in_context is not None:
-                evaluation.grouped_parts[f"grouped_{name}_context"] = compute_metrics(y[inside], in_context[inside])
+                evaluation.grouped_parts[f"grouped_{name}_context"] = compute_metrics(
+                    y[inside], in_context[inside], labels
+                )
 
 
 def _score_stages(
@@ -249,10 +256,11 @@ def _score_stages(
 def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> FitResult:
     """Evaluate with CV, fit on all labeled data, save atomically, log to MLflow."""
     started = time.perf_counter()
-    dataset = load_dataset(request.data)
+    labels = load_labels(request.labels_file).names
+    dataset = load_dataset(request.data, labels)
     records = dataset.labeled
     config = request.config
-    check_trainable(records, config.folds)
+    check_trainable(records, config.folds, labels)
     check_exportable(config)
     user_words = read_user_words(request.user_dict) if request.user_dict else ()
 
@@ -260,7 +268,7 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
 
     experiment_id = tracking.connect(request.tracking_uri, request.experiment)
     texts = [r.text for r in records]
-    y = np.asarray(label_matrix(records))
+    y = np.asarray(label_matrix(records, labels))
     pipeline = build_pipeline(config, user_words)
     tags = {"git_commit": tracking.git_commit(), "data_sha256": dataset.sha256, "train_version": __version__}
 
@@ -271,12 +279,14 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
                 "n_train": len(records),
                 "user_words": len(user_words),
                 "data": _joined(request.data),
+                "labels": ",".join(labels),
             }
         )
         evaluation = evaluate_config(
             pipeline,
             records,
             config,
+            labels=labels,
             n_jobs=request.n_jobs,
             progress=progress,
             with_learning_curve=request.learning_curve,
@@ -286,13 +296,13 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
         if evaluation.context_thresholds is not None:
             thresholds = evaluation.context_thresholds
         with memoized():
-            model = TopicModel(pipeline=pipeline.fit(texts, y), labels=LABELS, thresholds=thresholds)
+            model = TopicModel(pipeline=pipeline.fit(texts, y), labels=labels, thresholds=thresholds)
         scorer = replace(to_scorer(model), context=evaluation.context)
         tick()
         tracking.log_params({"article_context_chosen": str(evaluation.context)})
 
         metrics = evaluation.metrics()
-        metrics.update({f"threshold_{label}": float(t) for label, t in zip(LABELS, thresholds, strict=True)})
+        metrics.update({f"threshold_{label}": float(t) for label, t in zip(labels, thresholds, strict=True)})
         save(
             model,
             scorer,
@@ -311,8 +321,8 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
         )
         try:
             tracking.log_metrics(metrics)
-            tracking.log_dataset([r.id for r in records], texts, y, _joined(request.data), dataset.sha256)
-            _log_report(records, y, evaluation, scorer)
+            tracking.log_dataset([r.id for r in records], texts, y, labels, _joined(request.data), dataset.sha256)
+            _log_report(records, y, evaluation, scorer, labels)
             model_uri = pyfunc.log_model(scorer, request.model_path, texts[:3], request.user_dict)
             registered = tracking.register(model_uri) if request.register else None
             tracking.log_metrics({"fit_seconds": time.perf_counter() - started})
@@ -344,7 +354,9 @@ def library_versions() -> dict[str, str]:
     return {"python": platform.python_version(), "train": __version__, **{n: version(n) for n in names}}
 
 
-def _log_report(records: Sequence[Record], y: np.ndarray, evaluation: Evaluation, scorer: Scorer) -> None:
+def _log_report(
+    records: Sequence[Record], y: np.ndarray, evaluation: Evaluation, scorer: Scorer, labels: Sequence[str]
+) -> None:
     import pandas as pd
 
     from train import report, tracking
@@ -366,12 +378,12 @@ def _log_report(records: Sequence[Record], y: np.ndarray, evaluation: Evaluation
             report.f1_by_evaluation(named),
         ]
         (folder / "classification_report.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
-        report.confusion_figure(y, decisions, folder / "confusion_matrices.png")
+        report.confusion_figure(y, decisions, labels, folder / "confusion_matrices.png")
         if evaluation.learning_curve:
             report.learning_curve_figure(
                 evaluation.learning_curve, evaluation.baseline.macro_f1, folder / "learning_curve.png"
             )
         report.write_json(folder / "top_terms.json", top_terms(scorer))
         tracking.log_artifacts(folder)
-    rows = report.mistakes([r.id for r in records], [r.text for r in records], y, decisions, cv.scores[0])
+    rows = report.mistakes([r.id for r in records], [r.text for r in records], y, decisions, cv.scores[0], labels)
     tracking.log_table(pd.DataFrame(rows), "report/oof_mistakes.json")

@@ -6,11 +6,10 @@ scoring a saved model on a labeled file imports none of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from train.config import LABELS
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,8 @@ class Metrics:
         return out
 
 
-def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Metrics:
-    """Per-label precision/recall/F1/support, micro and macro F1, subset accuracy."""
+def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> Metrics:
+    """Per-label precision/recall/F1/support, micro and macro F1, subset accuracy; `labels` names the columns."""
     y_true = y_true.astype(bool)
     y_pred = y_pred.astype(bool)
     tp = (y_true & y_pred).sum(axis=0)
@@ -56,7 +55,7 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Metrics:
             f1=_ratio(2 * tp[i], 2 * tp[i] + fp[i] + fn[i]),
             support=int(y_true[:, i].sum()),
         )
-        for i, label in enumerate(LABELS)
+        for i, label in enumerate(labels)
     }
     return Metrics(
         per_label=per_label,
@@ -71,6 +70,15 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den) if den else 0.0
 
 
-def evaluate_model(scores: np.ndarray, thresholds: np.ndarray, y_true: np.ndarray) -> Metrics:
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """The mean of the per-label F1 scores."""
+    y_true = y_true.astype(bool)
+    y_pred = y_pred.astype(bool)
+    tp = (y_true & y_pred).sum(axis=0)
+    wrong = (y_true ^ y_pred).sum(axis=0)
+    return float(np.mean([_ratio(2 * t, 2 * t + w) for t, w in zip(tp, wrong, strict=True)]))
+
+
+def evaluate_model(scores: np.ndarray, thresholds: np.ndarray, y_true: np.ndarray, labels: Sequence[str]) -> Metrics:
     """A saved model's metrics on a labeled file it never trained on."""
-    return compute_metrics(y_true, scores >= thresholds)
+    return compute_metrics(y_true, scores >= thresholds, labels)

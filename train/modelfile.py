@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from train.config import LABELS
 from train.errors import ModelError
 from train.files import atomic_write
 from train.scorer import Scorer, from_bytes, to_bytes
@@ -147,7 +146,7 @@ def load(path: Path) -> tuple[Scorer, dict[str, Any]]:
     """The plain model named by `path` (any file of the set), checked against its sidecar's sha256.
 
     Reading it runs no code, whoever wrote the files; the checksum catches a damaged or
-    half-copied model, and the label check a model trained for another label set.
+    half-copied model. The model carries its own label set and predicts with it.
     """
     plain = ModelFiles.of(path).plain
     if plain.is_dir():
@@ -162,7 +161,4 @@ def load(path: Path) -> tuple[Scorer, dict[str, Any]]:
     except OSError as exc:
         raise ModelError(f"{plain}: cannot read model: {exc.strerror}") from None
     meta = _vouching_metadata(plain, meta, _sha256(payload))
-    scorer = from_bytes(payload, str(plain))
-    if scorer.labels != LABELS:
-        raise ModelError(f"{plain}: trained for labels {list(scorer.labels)}, this code expects {list(LABELS)}")
-    return scorer, meta
+    return from_bytes(payload, str(plain)), meta

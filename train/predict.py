@@ -247,15 +247,15 @@ def evaluate_file(ref: str, path: Path, *, tracking_uri: str | None = None) -> E
     from train.data import label_matrix
     from train.metrics import evaluate_model
 
-    dataset = load_dataset([path])
+    model, metadata = load_with_metadata(ref, tracking_uri=tracking_uri)
+    dataset = load_dataset([path], model.labels)
     unlabeled = [r.id for r in dataset.records if r.labels is None]
     if unlabeled:
         raise DataError(f"{path}: record {unlabeled[0]!r} is unlabeled; an evaluation file must be fully labeled")
-    model, metadata = load_with_metadata(ref, tracking_uri=tracking_uri)
     scores = model.scores([r.text for r in dataset.records], [r.article for r in dataset.records])
-    y = np.asarray(label_matrix(dataset.records))
+    y = np.asarray(label_matrix(dataset.records, model.labels))
     return EvaluationResult(
-        metrics=evaluate_model(scores, model.thresholds, y),
+        metrics=evaluate_model(scores, model.thresholds, y, model.labels),
         n=len(dataset.records),
         training_run_id=str(metadata.get("mlflow_run_id", "")),
         data_sha256=dataset.sha256,

@@ -8,8 +8,6 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from train.config import LABELS
-
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -40,7 +38,7 @@ def metrics_table(title: str, columns: Mapping[str, Metrics], extra: Mapping[str
     table.add_column("n", justify="right")
     for name in (*columns, *(extra or {})):
         table.add_column(name, justify="right", no_wrap=True)
-    for index, label in enumerate(LABELS):
+    for index, label in enumerate(first.per_label):
         cells = [f"{m.per_label[label].f1:.3f}" for m in columns.values()]
         cells += [values[index] for values in (extra or {}).values()]
         table.add_row(label, str(first.per_label[label].support), *cells)
@@ -119,11 +117,12 @@ def stream_jsonl(tagged: Iterable[Tagged]) -> None:
         sys.stdout.write(json.dumps(tagged_row(t), ensure_ascii=False) + "\n")
 
 
-def stream_csv(tagged: Iterable[Tagged]) -> None:
+def stream_csv(tagged: Iterable[Tagged], labels: Sequence[str]) -> None:
+    """One row per paragraph, one score column per label of the model."""
     writer = csv.writer(sys.stdout)
-    writer.writerow(["id", "text", "labels", *LABELS])
+    writer.writerow(["id", "text", "labels", *labels])
     for t in tagged:
-        writer.writerow([t.id, t.text, ";".join(t.labels), *(t.scores.get(label, "") for label in LABELS)])
+        writer.writerow([t.id, t.text, ";".join(t.labels), *(t.scores.get(label, "") for label in labels)])
 
 
 def tagged_json(rows: Sequence[Tagged], summary: ArticleSummary | None) -> str:
@@ -166,14 +165,15 @@ def stats_tables(s: Stats) -> None:
         f"{s.multi_label} multi-label), {s.unlabeled} unlabeled"
     )
     sources = sorted(s.label_by_source)
+    labels = list(s.per_label)
     table = Table("label", "total", *sources, title="Paragraphs per label")
-    for label in (*LABELS, "(none)"):
+    for label in (*labels, "(none)"):
         total = s.per_label.get(label, s.no_label)
         table.add_row(label, str(total), *(str(s.label_by_source[src].get(label, 0)) for src in sources))
     out.print(table)
-    pairs = Table(" ", *LABELS, title="Label co-occurrence")
-    for a in LABELS:
-        cells = [str(s.pairs.get((a, b), s.pairs.get((b, a), ""))) if a != b else "·" for b in LABELS]
+    pairs = Table(" ", *labels, title="Label co-occurrence")
+    for a in labels:
+        cells = [str(s.pairs.get((a, b), s.pairs.get((b, a), ""))) if a != b else "·" for b in labels]
         pairs.add_row(a, *cells)
     out.print(pairs)
     out.print("by source: " + ", ".join(f"{k} {v}" for k, v in sorted(s.by_source.items())))

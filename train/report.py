@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from train.config import LABELS
 from train.metrics import Metrics
 
 
 def f1_by_evaluation(named: Mapping[str, Metrics]) -> str:
     """A fixed-width table: one row per label, one F1 column per evaluation."""
     names = list(named)
-    width = max(len(label) for label in LABELS) + 2
+    labels = list(next(iter(named.values())).per_label)
+    width = max(len(label) for label in labels) + 2
     lines = ["".ljust(width) + "".join(n.rjust(14) for n in names)]
-    for label in LABELS:
+    for label in labels:
         lines.append(label.ljust(width) + "".join(f"{named[n].per_label[label].f1:14.3f}" for n in names))
     for key in ("macro_f1", "micro_f1", "subset_accuracy"):
         lines.append(key.ljust(width) + "".join(f"{getattr(named[n], key):14.3f}" for n in names))
@@ -34,7 +34,7 @@ def classification_report(metrics: Metrics) -> str:
     return "\n".join(lines)
 
 
-def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, path: Path) -> None:
+def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], path: Path) -> None:
     """One 2×2 confusion matrix per label, from out-of-fold decisions."""
     import matplotlib
 
@@ -42,8 +42,8 @@ def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, path: Path) -> None
     import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    fig, axes = plt.subplots(1, len(LABELS), figsize=(4 * len(LABELS), 4))
-    for i, (label, ax) in enumerate(zip(LABELS, axes, strict=True)):
+    fig, axes = plt.subplots(1, len(labels), figsize=(4 * len(labels), 4), squeeze=False)
+    for i, (label, ax) in enumerate(zip(labels, axes[0], strict=True)):
         ConfusionMatrixDisplay.from_predictions(
             y_true[:, i], y_pred[:, i], display_labels=["no", "yes"], ax=ax, colorbar=False
         )
@@ -55,7 +55,12 @@ def confusion_figure(y_true: np.ndarray, y_pred: np.ndarray, path: Path) -> None
 
 
 def mistakes(
-    ids: Sequence[str], texts: Sequence[str], y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray
+    ids: Sequence[str],
+    texts: Sequence[str],
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    scores: np.ndarray,
+    labels: Sequence[str],
 ) -> list[dict[str, object]]:
     """Every paragraph whose out-of-fold labels differ from the gold labels."""
     rows = []
@@ -64,9 +69,9 @@ def mistakes(
             {
                 "id": ids[int(i)],
                 "text": texts[int(i)],
-                "gold": ",".join(lab for lab, on in zip(LABELS, y_true[i], strict=True) if on),
-                "predicted": ",".join(lab for lab, on in zip(LABELS, y_pred[i], strict=True) if on),
-                **{f"score_{lab}": round(float(s), 3) for lab, s in zip(LABELS, scores[i], strict=True)},
+                "gold": ",".join(lab for lab, on in zip(labels, y_true[i], strict=True) if on),
+                "predicted": ",".join(lab for lab, on in zip(labels, y_pred[i], strict=True) if on),
+                **{f"score_{lab}": round(float(s), 3) for lab, s in zip(labels, scores[i], strict=True)},
             }
         )
     return rows

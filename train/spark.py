@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from train import pyfunc
-from train.config import LABELS
 from train.errors import DataError, TrainError
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ def tag(spark: SparkSession, frame: DataFrame, model_uri: str, model: Scorer) ->
 
     logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)  # "use env_manager=conda": local is deliberate
     predict = mlflow.pyfunc.spark_udf(
-        spark, model_uri, result_type=pyfunc.spark_result_type(LABELS), env_manager="local"
+        spark, model_uri, result_type=pyfunc.spark_result_type(model.labels), env_manager="local"
     )
     for name in PREDICTED:
         if name in frame.columns:
@@ -118,7 +117,7 @@ def tag(spark: SparkSession, frame: DataFrame, model_uri: str, model: Scorer) ->
         return tagged.select(
             *inputs,
             F.col(f"{result}.labels").alias("labels"),
-            F.struct(*(F.col(f"{result}.{label}").alias(label) for label in LABELS)).alias("scores"),
+            F.struct(*(F.col(f"{result}.{label}").alias(label) for label in model.labels)).alias("scores"),
         )
     return tagged.select(*inputs, *_in_context(frame.columns, result, model))
 
@@ -133,12 +132,15 @@ def _in_context(columns: list[str], result: str, model: Scorer) -> list[Column]:
     pool = F.avg if model.context.form == "mean" else F.max
     weight = model.context.weight
     scores = {}
-    for label in LABELS:
+    for label in model.labels:
         alone = F.col(f"{result}.{label}")
         blended = (1.0 - weight) * alone + weight * pool(alone).over(within)
         scores[label] = F.when(article.isNull(), alone).otherwise(blended)
     chosen = F.array(
-        *(F.when(scores[label] >= float(t), F.lit(label)) for label, t in zip(LABELS, model.thresholds, strict=True))
+        *(
+            F.when(scores[label] >= float(t), F.lit(label))
+            for label, t in zip(model.labels, model.thresholds, strict=True)
+        )
     )
     return [
         F.filter(chosen, lambda name: name.isNotNull()).alias("labels"),

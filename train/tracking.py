@@ -23,7 +23,6 @@ import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.entities import RunStatus
 
-from train.config import LABELS
 from train.errors import TrackingError
 
 DEFAULT_STORE = "mlflow.db"
@@ -158,10 +157,12 @@ def log_metrics(metrics: Mapping[str, float]) -> None:
     mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
 
 
-def log_dataset(ids: Sequence[str], texts: Sequence[str], y: np.ndarray, source: str, digest: str) -> None:
+def log_dataset(
+    ids: Sequence[str], texts: Sequence[str], y: np.ndarray, labels: Sequence[str], source: str, digest: str
+) -> None:
     """The training table as an MLflow dataset, so runs show which data they saw."""
     frame = pd.DataFrame({"id": list(ids), "text": list(texts)})
-    for i, label in enumerate(LABELS):
+    for i, label in enumerate(labels):
         frame[label] = y[:, i].astype(bool)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "source can be interpreted in multiple ways"

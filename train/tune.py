@@ -16,6 +16,7 @@ from train.config import FitConfig
 from train.data import load_dataset
 from train.errors import DataError
 from train.fit import ProgressFactory, check_trainable, evaluate_config, no_progress
+from train.labels import LABELS_PATH, load_labels
 from train.model import build_pipeline
 from train.tokens import read_user_words
 
@@ -44,6 +45,7 @@ class TuneRequest:
     experiment: str
     run_name: str = "tune"
     n_jobs: int = 1
+    labels_file: Path = LABELS_PATH
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,9 @@ def _valid(point: Mapping[str, Any]) -> bool:
 
 def run_tune(request: TuneRequest, progress: ProgressFactory = no_progress) -> TuneResult:
     """One parent run; one nested child run per configuration; the best written to `request.out`."""
-    records = load_dataset(request.data).labeled
-    check_trainable(records, request.base.folds)
+    labels = load_labels(request.labels_file).names
+    records = load_dataset(request.data, labels).labeled
+    check_trainable(records, request.base.folds, labels)
     user_words = read_user_words(request.user_dict) if request.user_dict else ()
     points = candidates(request.space, request.n_iter, request.base.seed)
 
@@ -106,11 +109,11 @@ def run_tune(request: TuneRequest, progress: ProgressFactory = no_progress) -> T
     with tracking.run(experiment_id, request.run_name, tags) as parent_id:
         tracking.log_params({"n_trials": len(points), "score": request.score, "space": json.dumps(request.space)[:500]})
         tick = progress("trials", len(points) + 1)
-        default = _trial(request, records, user_words, request.base, "default", experiment_id, tags)
+        default = _trial(request, records, labels, user_words, request.base, "default", experiment_id, tags)
         tick()
         for index, point in enumerate(points, 1):
             config = replace(request.base, **point)
-            trials.append(_trial(request, records, user_words, config, f"trial-{index}", experiment_id, tags))
+            trials.append(_trial(request, records, labels, user_words, config, f"trial-{index}", experiment_id, tags))
             tick()
         best = max(trials, key=lambda t: t.metrics[request.score])
         tracking.log_params({f"best_{k}": v for k, v in best.config.to_params().items()})
@@ -128,6 +131,7 @@ def run_tune(request: TuneRequest, progress: ProgressFactory = no_progress) -> T
 def _trial(
     request: TuneRequest,
     records: Sequence[Any],
+    labels: Sequence[str],
     user_words: Sequence[str],
     config: FitConfig,
     name: str,
@@ -139,7 +143,12 @@ def _trial(
     with tracking.run(experiment_id, name, tags, nested=True) as run_id:
         tracking.log_params(config.to_params())
         evaluation = evaluate_config(
-            build_pipeline(config, user_words), records, config, n_jobs=request.n_jobs, with_cross_source=False
+            build_pipeline(config, user_words),
+            records,
+            config,
+            labels=labels,
+            n_jobs=request.n_jobs,
+            with_cross_source=False,
         )
         metrics = evaluation.metrics()
         if request.score not in metrics:
