@@ -55,7 +55,7 @@ def test_bad_label_file_is_one_line_naming_file_and_line(tmp_path: Path, text: s
 
 
 def test_missing_label_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="labels.toml: no such file"):
+    with pytest.raises(DataError, match=r"labels\.toml: no such file"):
         load_labels(tmp_path / "labels.toml")
 
 
