@@ -6,8 +6,9 @@ import itertools
 import json
 import random
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -109,12 +110,12 @@ def run_tune(request: TuneRequest, progress: ProgressFactory = no_progress) -> T
     with tracking.run(experiment_id, request.run_name, tags) as parent_id:
         tracking.log_params({"n_trials": len(points), "score": request.score, "space": json.dumps(request.space)[:500]})
         tick = progress("trials", len(points) + 1)
-        default = _trial(request, records, labels, user_words, request.base, "default", experiment_id, tags)
-        tick()
+        # The tick runs inside each trial's run: a Ctrl-C that Python swallowed during the trial
+        # is raised there, so that trial ends KILLED, not FINISHED.
+        trial = partial(_trial, request, records, labels, user_words, experiment_id=experiment_id, tags=tags, done=tick)
+        default = trial(request.base, "default")
         for index, point in enumerate(points, 1):
-            config = replace(request.base, **point)
-            trials.append(_trial(request, records, labels, user_words, config, f"trial-{index}", experiment_id, tags))
-            tick()
+            trials.append(trial(replace(request.base, **point), f"trial-{index}"))
         best = max(trials, key=lambda t: t.metrics[request.score])
         tracking.log_params({f"best_{k}": v for k, v in best.config.to_params().items()})
         tracking.log_metrics({f"best_{k}": v for k, v in best.metrics.items()})
@@ -135,8 +136,10 @@ def _trial(
     user_words: Sequence[str],
     config: FitConfig,
     name: str,
+    *,
     experiment_id: str,
     tags: Mapping[str, str],
+    done: Callable[[], None],
 ) -> Trial:
     from train import tracking
 
@@ -154,6 +157,7 @@ def _trial(
         if request.score not in metrics:
             raise DataError(f"score {request.score!r} is not computed for this data (have: {sorted(metrics)[:8]} …)")
         tracking.log_metrics(metrics)
+        done()
     return Trial(config, metrics, run_id)
 
 
