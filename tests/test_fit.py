@@ -100,3 +100,30 @@ def test_unknown_config_key(tmp_path: Path) -> None:
     code, output = _fit(tmp_path, "--data", str(ROOT / "data" / "paragraphs.jsonl"), "--config", str(config))
     assert code == 1
     assert "unknown config keys: ['learning_rate']" in output
+
+
+def test_second_fit_tells_and_tags_what_changed(tmp_path: Path, tiny_rows) -> None:  # type: ignore[no-untyped-def]
+    from mlflow.tracking import MlflowClient
+
+    data = write_jsonl(tmp_path / "tiny.jsonl", tiny_rows)
+    args = ("--data", str(data), "--folds", "2", "--repeats", "1", "--min-df", "1", "--no-learning-curve")
+    code, first = _fit(tmp_path, *args)
+    assert code == 0, first
+    assert "data: first run of experiment topic-tagger" in first
+    relabeled = [{**row, "labels": ["finance"]} if row["id"] == "t:16" else row for row in tiny_rows]
+    write_jsonl(data, relabeled)
+    code, second = _fit(tmp_path, *args)
+    assert code == 0, second
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    experiment = client.get_experiment_by_name("topic-tagger")
+    latest, previous = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    assert f"data: since run {previous.info.run_id[:8]} ({previous.info.run_name}, " in second
+    assert "1 relabeled; finance +1" in second
+    assert latest.info.run_id in second.split("compare the two runs:")[1]
+    tags = latest.data.tags
+    assert tags["diff.previous_run"] == previous.info.run_id
+    assert (tags["diff.added"], tags["diff.removed"], tags["diff.relabeled"]) == ("0", "0", "1")
+    assert tags["diff.label.finance"] == "+1" and tags["diff.label.lawsuits"] == "0"
+    assert previous.data.tags["diff.previous_run"] == "none"
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +15,17 @@ from typing import Annotated, Any, Optional
 import typer
 
 from train import __version__
-from train.config import EXPERIMENT, MODEL_PATH, SEED_DATA, SEEDS_DIR, USER_DICT, FitConfig, default_data
+from train.config import (
+    ADDED_DIR,
+    EVAL_DIR,
+    EXPERIMENT,
+    MODEL_PATH,
+    SEED_DATA,
+    SEEDS_DIR,
+    USER_DICT,
+    FitConfig,
+    default_data,
+)
 from train.errors import TrainError
 from train.labels import LABELS_PATH
 
@@ -62,6 +71,10 @@ class Classifier(StrEnum):
     svm = "svm"
     nb = "nb"
     sgd = "sgd"
+
+
+class ExportFormat(StrEnum):
+    label_studio = "label-studio"
 
 
 @contextmanager
@@ -198,6 +211,80 @@ def data_stats(files: DataFiles = None, labels_file: LabelsFile = LABELS_PATH) -
     render.stats_tables(summary)
 
 
+@data_app.command("add")
+def data_add(
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE", help="Articles: .txt, .md, .html/.htm, or .jsonl of {id, text}.")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder of added articles, one JSONL file per article.")] = ADDED_DIR,
+) -> None:
+    """Add articles as unlabeled paragraphs, skipping those already in the data (see train/ingest.py)."""
+    from train.ingest import add_articles
+
+    with user_errors():
+        done = add_articles(files, out, [*default_data(), EVAL_DIR])
+    paragraphs = f"{done.added} paragraph{'s' * (done.added != 1)}"
+    inputs = f"{done.inputs} file{'s' * (done.inputs != 1)}"
+    skipped = f"{done.duplicates} duplicate{'s' * (done.duplicates != 1)} skipped"
+    typer.echo(f"added {paragraphs} from {inputs} ({skipped}) to {out}/")
+
+
+@data_app.command("export")
+def data_export(
+    data: DataOption = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Tasks file to write; the labeling config goes beside it.")
+    ] = Path("tasks.json"),
+    export_format: Annotated[ExportFormat, typer.Option("--format", help="Export format.")] = ExportFormat.label_studio,
+    include_all: Annotated[bool, typer.Option("--all", help="Every record, not only the unlabeled ones.")] = False,
+    model: ModelRef = str(MODEL_PATH),
+    predictions: Annotated[bool, typer.Option(help="Pre-annotate each task with the model's labels.")] = True,
+    labels_file: LabelsFile = LABELS_PATH,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Label Studio tasks for the unlabeled records, the model's labels as predictions, and their labeling config."""
+    from train.labels import load_labels
+    from train.labelstudio import export_label_studio
+
+    with user_errors():
+        written = export_label_studio(
+            data or default_data(),
+            output,
+            load_labels(labels_file),
+            model if predictions else None,
+            include_labeled=include_all,
+            tracking_uri=tracking_uri,
+        )
+    predicted = f", predictions by {written.model_version}" if written.model_version else ""
+    typer.echo(f"{written.tasks_path}: {written.tasks} tasks{predicted} (import them into the project)")
+    typer.echo(f"{written.config_path}: labeling config (paste into Settings → Labeling Interface → Code)")
+
+
+@data_app.command("import")
+def data_import(
+    file: Annotated[Path, typer.Argument(help="A Label Studio export of those tasks: JSON or JSON-MIN.")],
+    data: DataOption = None,
+    skip_conflicts: Annotated[
+        bool, typer.Option(help="Import the rest when annotators disagree on a task, leaving it unlabeled.")
+    ] = False,
+    labels_file: LabelsFile = LABELS_PATH,
+) -> None:
+    """Set labels from a Label Studio export: each annotator's latest annotation; disagreements stop it."""
+    from train.labels import load_labels
+    from train.labelstudio import import_label_studio
+
+    with user_errors():
+        done = import_label_studio(
+            file, data or default_data(), load_labels(labels_file), skip_conflicts=skip_conflicts
+        )
+    for conflict in done.conflicts:
+        typer.echo(f"conflict: {conflict}", err=True)
+    unannotated = f", {done.unannotated} not annotated" if done.unannotated else ""
+    typer.echo(
+        f"{done.labeled} records labeled, {done.unchanged} unchanged, {len(done.conflicts)} conflicts{unannotated}"
+    )
+
+
 # --- fit and tune -------------------------------------------------------------------
 
 
@@ -233,10 +320,11 @@ def fit(
 ) -> None:
     """Cross-validate, train on all labeled data, save the model and log the run to MLflow."""
     from dataclasses import replace
+    from datetime import UTC, datetime
 
     from train import render
     from train.fit import FitRequest, run_fit
-    from train.tracking import resolve_tracking_uri, run_url
+    from train.tracking import compare_url, resolve_tracking_uri, run_url
 
     with user_errors():
         base = FitConfig.from_file(config_file) if config_file else FitConfig()
@@ -276,6 +364,11 @@ def fit(
         with _progress() as progress:
             result = run_fit(request, progress)
     render.fit_summary(result, request, run_url(request.tracking_uri, result.experiment_id, result.run_id))
+    if result.changes is not None:
+        typer.echo(f"data: {result.changes.describe(datetime.now(UTC))}")
+        if result.changes.since is not None:
+            runs = [result.changes.since.run_id, result.run_id]
+            typer.echo(f"compare the two runs: {compare_url(request.tracking_uri, result.experiment_id, runs)}")
 
 
 @app.command()
@@ -541,6 +634,32 @@ def suggest(
     render.suggestions_table(suggestions)
 
 
+@app.command()
+def label(
+    data: DataOption = None,
+    model: ModelRef = str(MODEL_PATH),
+    labels_file: LabelsFile = LABELS_PATH,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Label unlabeled paragraphs in the terminal, in `suggest`'s order; each decision is saved at once."""
+    from train.labeling import open_session
+    from train.predict import load_tagger
+
+    with user_errors():
+        tagger = load_tagger(model, tracking_uri=tracking_uri)
+        session = open_session(data or default_data(), tagger, labels_file)
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise TrainError("train label is an interactive screen: run it in a terminal")
+    from train.label_app import LabelApp
+
+    with user_errors():
+        LabelApp(session).run()
+    progress = session.progress
+    typer.echo(f"{progress}; every decision is saved in the data files")
+    if progress.skipped:
+        typer.echo("skipped paragraphs stay unlabeled and come back next `train label`")
+
+
 # --- registry and UI ----------------------------------------------------------------
 
 
@@ -604,24 +723,21 @@ def serve(
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    experiment: Experiment = EXPERIMENT,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Open the MLflow UI on the same store `train fit` logs to."""
-    from train.tracking import resolve_tracking_uri
+    """Open the MLflow UI on the same store `train fit` logs to; prints the URL of the experiment's runs."""
+    from train import tracking
+    from train.ui import run_ui
 
-    uri = resolve_tracking_uri(tracking_uri)
-    if uri.startswith("http"):
-        typer.echo(f"tracking server: open {uri} in a browser")
-        return
-    typer.echo(f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
-    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    if uri.startswith("sqlite:///"):
-        command += ["--default-artifact-root", (Path.cwd() / "mlruns").as_uri()]
-    try:
-        subprocess.run(command, check=False)
-    except KeyboardInterrupt:
-        pass
+    uri = tracking.resolve_tracking_uri(tracking_uri)
+    with user_errors():
+        if uri.startswith("http"):
+            experiment_id = tracking.connect(uri, experiment)
+            typer.echo(f"tracking server: open {tracking.runs_url(uri, experiment_id)} in a browser")
+            return
+        code = run_ui(uri, experiment, port, announce=typer.echo)
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":

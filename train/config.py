@@ -13,6 +13,7 @@ SEEDS_DIR = Path("seeds")
 SEED_DATA = Path("data/paragraphs.jsonl")
 AUTHORED_DIR = Path("data/authored")
 ARTICLES_DIR = Path("data/articles")
+EVAL_DIR = Path("data/eval")  # held out: never trained on, and never added again as new text
 ADDED_DIR = Path("data/added")  # articles added with `train data add`, unlabeled until someone labels them
 DEFAULT_DATA: tuple[Path, ...] = (SEED_DATA, AUTHORED_DIR, ARTICLES_DIR, ADDED_DIR)
 USER_DICT = Path("data/userdict.txt")

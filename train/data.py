@@ -373,6 +373,8 @@ def shared_runs(
     """(record id, other id, shared text) where a non-seed record repeats `run` characters of another text.
 
     Our own paragraphs must be our own words: a long identical run means copied text.
+    Articles added with `train data add` are outlets' text, as the seeds are: others must not
+    copy them, but they are not held to our own words themselves.
     """
     owners: dict[str, set[str]] = {}
     texts = [(r.id, r.text) for r in records if r.source != "seed"]
@@ -380,7 +382,7 @@ def shared_runs(
         for i in range(len(text) - run + 1):
             owners.setdefault(text[i : i + run], set()).add(owner)
     found: dict[tuple[str, str], str] = {}
-    for rid, text in texts:
+    for rid, text in ((r.id, r.text) for r in records if r.source not in ("seed", "added")):
         for i in range(len(text) - run + 1):
             piece = text[i : i + run]
             for other in owners[piece] - {rid}:

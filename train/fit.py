@@ -15,6 +15,8 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from train import __version__
+from train.changes import ARTIFACT as CHANGES_ARTIFACT
+from train.changes import Changes, compare, dumps, first_run, snapshot
 from train.config import FitConfig
 from train.context import OFF, Context, article_numbers, blend, has_articles
 from train.data import Record, label_matrix, load_dataset
@@ -112,6 +114,7 @@ class FitResult:
     model_uri: str
     seconds: float
     registered_version: str | None = None
+    changes: Changes | None = None  # the data against the experiment's previous run
 
 
 def default_run_name(config: FitConfig) -> str:
@@ -271,6 +274,14 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
     y = np.asarray(label_matrix(records, labels))
     pipeline = build_pipeline(config, user_words)
     tags = {"git_commit": tracking.git_commit(), "data_sha256": dataset.sha256, "train_version": __version__}
+    current = snapshot(records)
+    previous = tracking.previous_snapshot(experiment_id)
+    data_changes = (
+        compare(previous[1], current, previous[0], request.experiment)
+        if previous
+        else first_run(request.experiment, current)
+    )
+    tags.update(data_changes.tags())
 
     with tracking.run(experiment_id, request.run_name or default_run_name(config), tags) as run_id:
         tracking.log_params(
@@ -322,6 +333,7 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
         try:
             tracking.log_metrics(metrics)
             tracking.log_dataset([r.id for r in records], texts, y, labels, _joined(request.data), dataset.sha256)
+            tracking.log_text(dumps(current), CHANGES_ARTIFACT)
             _log_report(records, y, evaluation, scorer, labels)
             model_uri = pyfunc.log_model(scorer, request.model_path, texts[:3], request.user_dict)
             registered = tracking.register(model_uri) if request.register else None
@@ -341,6 +353,7 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
         model_uri=model_uri,
         seconds=time.perf_counter() - started,
         registered_version=registered,
+        changes=data_changes,
     )
 
 

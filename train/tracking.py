@@ -6,9 +6,11 @@ so `train predict` on a local model file and `train --help` stay fast.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
+import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,10 +25,18 @@ import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
 from mlflow.entities import RunStatus
 
+from train import changes
+from train.changes import PreviousRun, Snapshot
 from train.errors import TrackingError
 
 DEFAULT_STORE = "mlflow.db"
 ARTIFACT_DIR = "mlruns"
+# The experiment type of MLflow's UI (ExperimentKindUtils.ts): "Machine learning", not "GenAI apps & agents".
+# The 3.17 UI still opens a bare experiment page on the GenAI overview (it takes the type from its
+# GenAI / Model training switch); later UIs set that switch from this tag.
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+# The experiment's training-runs tab; `workflowType` turns the switch to Model training (WorkflowTypeContext.tsx).
+RUNS_VIEW = "#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
 def resolve_tracking_uri(explicit: str | None = None) -> str:
@@ -67,14 +77,18 @@ def connect(tracking_uri: str, experiment: str) -> str:
             found = mlflow.get_experiment_by_name(experiment)
             if found is not None:
                 return str(found.experiment_id)
-            location = None
-            if tracking_uri.startswith("sqlite:///"):
-                # Keep artifacts beside the SQLite store, not in the current directory.
-                db_dir = Path(tracking_uri.removeprefix("sqlite:///")).parent
-                location = (db_dir / ARTIFACT_DIR).resolve().as_uri()
-            return str(mlflow.create_experiment(experiment, artifact_location=location))
+            location = artifact_root(tracking_uri)
+            return str(mlflow.create_experiment(experiment, artifact_location=location, tags=EXPERIMENT_TAGS))
     except Exception as exc:  # mlflow raises many types for an unusable store
         raise TrackingError(f"cannot use MLflow tracking store {tracking_uri}: {_first_line(exc)}") from None
+
+
+def artifact_root(tracking_uri: str) -> str | None:
+    """Artifacts of a local SQLite store live beside it, not in the current directory."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    db_dir = Path(tracking_uri.removeprefix("sqlite:///")).parent
+    return (db_dir / ARTIFACT_DIR).resolve().as_uri()
 
 
 @contextmanager
@@ -182,6 +196,52 @@ def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
     """Where a run opens: the server's page, or the `#/` path inside `train ui`."""
     base = tracking_uri.rstrip("/") if tracking_uri.startswith("http") else "http://127.0.0.1:5000"
     return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def runs_url(base: str, experiment_id: str) -> str:
+    """The experiment's table of training runs (a bare `#/experiments/<id>` opens the GenAI overview)."""
+    return f"{base.rstrip('/')}/{RUNS_VIEW.format(experiment_id=experiment_id)}"
+
+
+def compare_url(tracking_uri: str, experiment_id: str, run_ids: Sequence[str]) -> str:
+    """MLflow's compare view of these runs (Routes.getCompareRunPageRoute), on the server or in `train ui`."""
+    from urllib.parse import quote
+
+    base = tracking_uri.rstrip("/") if tracking_uri.startswith("http") else "http://127.0.0.1:5000"
+    runs = quote(json.dumps(list(run_ids), separators=(",", ":")))
+    experiments = quote(json.dumps([experiment_id]))
+    return f"{base}/#/compare-runs?runs={runs}&experiments={experiments}&workflowType=machine_learning"
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    mlflow.log_text(text, artifact_file)
+
+
+def previous_snapshot(experiment_id: str, limit: int = 100) -> tuple[PreviousRun, Snapshot] | None:
+    """The latest FINISHED run of the experiment (by start time) that logged its records, and those records."""
+    client = mlflow.MlflowClient()
+    try:
+        found = client.search_runs(
+            [experiment_id],
+            filter_string="attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=limit,
+        )
+        for past in found:
+            if not any(a.path == changes.ARTIFACT for a in client.list_artifacts(past.info.run_id)):
+                continue  # evaluation and tune runs, and fits from before the artifact existed
+            with tempfile.TemporaryDirectory() as tmp:
+                path = client.download_artifacts(past.info.run_id, changes.ARTIFACT, tmp)
+                text = Path(path).read_text(encoding="utf-8")
+            try:
+                records = changes.loads(text)
+            except ValueError:
+                continue
+            started = datetime.fromtimestamp(past.info.start_time / 1000, UTC)
+            return PreviousRun(past.info.run_id, past.info.run_name or "", started), records
+    except Exception as exc:
+        raise TrackingError(f"cannot read the previous run's records: {_first_line(exc)}") from None
+    return None
 
 
 # --- model registry -----------------------------------------------------------------
