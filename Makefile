@@ -26,6 +26,12 @@ java:
 	@command -v java >/dev/null 2>&1 || { echo "installing Java 17 for Spark (Debian openjdk-17-jre-headless)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless; }
 
+# The UI test looks at `train ui`'s pages as a person would: headless Chromium from Debian.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Chromium for the browser test (Debian chromium)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
+
 .PHONY: help
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,7 +45,7 @@ run: $(STAMP) ## Train on data/ (CV + MLflow run), then tag the example article
 	$(BIN)/train predict --file data/examples/article.txt --format table
 
 .PHONY: test
-test: $(TEST_STAMP) java ## Install test and Spark extras (and Java if missing), run the test suite
+test: $(TEST_STAMP) java chromium ## Install test and Spark extras (and Java, Chromium if missing), run the test suite
 	$(BIN)/python -m pytest
 
 .PHONY: lint

@@ -3,6 +3,7 @@
 import errno
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import TRAIN, free_port, start_server, stop_server
+from tests.conftest import TRAIN, free_port, start_server, stop_server, write_jsonl
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table in /proc")
 
@@ -83,3 +84,48 @@ def test_a_taken_port_is_one_line(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert re.fullmatch(rf"error: cannot start the MLflow UI on 127\.0\.0\.1:{port}: .+\n", result.stderr)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # `make test` installs Debian's chromium
+
+
+def _rendered(url: str, profile: Path) -> str:
+    """The page as headless Chromium renders it, scripts run: what a person opening the link sees."""
+    assert Path(CHROMIUM).exists(), "headless Chromium is needed: `make test` installs Debian's chromium"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+    done = subprocess.run(
+        [CHROMIUM, *flags, f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return re.sub(r"<[^>]+>", " ", done.stdout)  # the text on the page
+
+
+def test_a_browser_on_the_printed_links_sees_the_runs_and_what_changed(tmp_path: Path, tiny_rows) -> None:  # type: ignore[no-untyped-def]
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    data = write_jsonl(tmp_path / "tiny.jsonl", tiny_rows)
+    fit = [TRAIN, "fit", "--data", str(data), "--folds", "2", "--repeats", "1", "--min-df", "1",
+           "--no-learning-curve", "--model", str(tmp_path / "m.joblib"), "--tracking-uri", store]  # fmt: skip
+    subprocess.run([*fit, "--run-name", "before-relabel"], check=True, capture_output=True, timeout=300)
+    write_jsonl(data, [{**row, "labels": ["finance"]} if row["id"] == "t:16" else row for row in tiny_rows])
+    second = subprocess.run([*fit, "--run-name", "after-relabel"], check=True, capture_output=True, text=True)
+    compare = second.stdout.split("compare the two runs: ")[1].split()[0]
+
+    port = free_port()
+    ui = start_server([TRAIN, "ui", "--port", str(port), "--tracking-uri", store],
+                      f"http://127.0.0.1:{port}/health", tmp_path / "ui.log")  # fmt: skip
+    try:
+        runs_url = re.search(r"training runs of topic-tagger: (\S+)", (tmp_path / "ui.log").read_text()).group(1)  # type: ignore[union-attr]
+        runs_page = _rendered(runs_url, tmp_path / "profile")
+        compare_page = _rendered(compare.replace(":5000/", f":{port}/"), tmp_path / "profile")
+    finally:
+        stop_server(ui)
+    # The training-runs table, not the GenAI overview the bare experiment link opens on.
+    assert "before-relabel" in runs_page and "after-relabel" in runs_page
+    assert re.search(r"\b2\s+matching runs", runs_page)
+    # Side by side, the tags say what changed between the two runs.
+    assert re.search(r"diff\.relabeled\s+1\b", compare_page)
+    assert re.search(r"diff\.label\.finance\s+\+1\b", compare_page)
