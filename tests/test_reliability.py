@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import TRAIN, free_port, start_server, stop_server, write_jsonl
+from tests.conftest import ROOT, TRAIN, free_port, start_server, stop_server, write_jsonl
 from train.modelfile import load
 
 
@@ -131,7 +131,10 @@ def test_locked_sqlite_store_fails_before_training(project: Path) -> None:
 def test_read_only_store_fails_before_training(project: Path, template: Path) -> None:
     before = (project / "m.joblib").read_bytes()
     shutil.copy(template / "db.sqlite", project / "db.sqlite")
-    result = _fit(project, store=f"sqlite:///file:{project / 'db.sqlite'}?mode=ro&uri=true")
+    store = f"sqlite:///file:{project / 'db.sqlite'}?mode=ro&uri=true"
+    # From the project folder: MLflow makes the "parent folder" of `file:/…` relative to the working directory.
+    args = _fit_args(project, "--labels", str(ROOT / "data" / "labels.toml"), store=store)
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=project)
     assert result.returncode == 1
     assert "readonly database" in _one_line_error(result.stderr)
     assert (project / "m.joblib").read_bytes() == before

@@ -12,7 +12,7 @@ from tests.conftest import LABELS, FittedProject, ServerFit, write_jsonl
 from train.cli import app
 from train.modelfile import load
 from train.pyfunc import tag_frame
-from train.tracking import resolve_tracking_uri
+from train.tracking import artifact_root, resolve_tracking_uri, sqlite_path
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +116,19 @@ def test_model_loads_from_the_tracking_server_and_predicts_as_the_file(server_fi
     for uri in (f"runs:/{server_fit.run_id}/model", "models:/topic-tagger/1"):
         served = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"text": texts}))
         pd.testing.assert_frame_equal(served, expected)
+
+
+@pytest.mark.parametrize(
+    ("uri", "database"),
+    [
+        ("sqlite:////srv/ml/mlflow.db", "/srv/ml/mlflow.db"),
+        ("sqlite:///file:/srv/ml/mlflow.db?mode=ro&uri=true", "/srv/ml/mlflow.db"),
+        ("sqlite:///:memory:", None),
+        ("http://127.0.0.1:5000", None),
+    ],
+)
+def test_artifacts_of_a_sqlite_store_go_beside_its_database(uri: str, database: str | None) -> None:
+    found = sqlite_path(uri)
+    assert found == (Path(database) if database else None)
+    root = artifact_root(uri)
+    assert root == (None if database is None else Path(database).parent.joinpath("mlruns").as_uri())

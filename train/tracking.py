@@ -83,25 +83,34 @@ def connect(tracking_uri: str, experiment: str) -> str:
         raise TrackingError(f"cannot use MLflow tracking store {tracking_uri}: {_first_line(exc)}") from None
 
 
-def artifact_root(tracking_uri: str) -> str | None:
-    """Artifacts of a local SQLite store live beside it, not in the current directory."""
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a local SQLite store, also when given as an SQLite URI
+    (`sqlite:///file:/path/db?mode=ro&uri=true`); None for any other store."""
     if not tracking_uri.startswith("sqlite:///"):
         return None
-    db_dir = Path(tracking_uri.removeprefix("sqlite:///")).parent
-    return (db_dir / ARTIFACT_DIR).resolve().as_uri()
+    path = tracking_uri.removeprefix("sqlite:///")
+    if path.startswith("file:"):
+        path = path.removeprefix("file:").split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def artifact_root(tracking_uri: str) -> str | None:
+    """Artifacts of a local SQLite store live beside it, not in the current directory."""
+    database = sqlite_path(tracking_uri)
+    return None if database is None else (database.parent / ARTIFACT_DIR).resolve().as_uri()
 
 
 @contextmanager
 def _sqlite_init_lock(tracking_uri: str) -> Iterator[None]:
     """Serialise the first contact with a local SQLite store: MLflow creates its tables then,
     and two fits creating them at once collide."""
-    path = tracking_uri.removeprefix("sqlite:///")
-    if not tracking_uri.startswith("sqlite:///") or path.startswith("file:") or path == ":memory:":
+    database = sqlite_path(tracking_uri)
+    if database is None or tracking_uri.startswith("sqlite:///file:"):  # a URI store may be read-only
         yield
         return
     import fcntl
 
-    lock = Path(path).with_name(f".{Path(path).name}.lock")
+    lock = database.with_name(f".{database.name}.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
