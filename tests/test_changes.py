@@ -30,7 +30,7 @@ def test_unlabeled_records_are_not_in_the_snapshot(records: list[Record]) -> Non
 
 def test_same_records_change_nothing(records: list[Record]) -> None:
     snap = snapshot(records)
-    changes = compare(snap, snapshot(reversed(records)), SINCE, "topic-tagger")
+    changes = compare(SINCE, snap, snapshot(reversed(records)), "topic-tagger")
     assert not (changes.added or changes.removed or changes.relabeled or changes.edited)
     assert changes.describe() == (
         f"since run a7d3a069 (logreg-both-C4, 2025-12-07 09:00 UTC): same {len(records)} records and labels"
@@ -52,7 +52,7 @@ def test_added_removed_relabeled_and_edited(records: list[Record]) -> None:
     edited = next(r for r in records if r.id not in (untagged.id, exodus.id, gone.id))
     after = [replace(r, text=r.text + "。") if r.id == edited.id else r for r in after]
 
-    changes = compare(before, snapshot(after), SINCE, "topic-tagger")
+    changes = compare(SINCE, before, snapshot(after), "topic-tagger")
 
     assert changes.added == ("new:1",)
     assert changes.removed == (gone.id,)
@@ -72,7 +72,7 @@ def test_describe_reads_like_the_issue_asks(records: list[Record]) -> None:
     after += [Record(f"new:{i}", f"新段落{i}", ("finance",), source="authored") for i in range(12)]
     now = SINCE.started + timedelta(hours=2, minutes=5)
 
-    line = compare(before, snapshot(after), SINCE, "topic-tagger").describe(now)
+    line = compare(SINCE, before, snapshot(after), "topic-tagger").describe(now)
 
     assert line == "since run a7d3a069 (logreg-both-C4, 2 h ago): +12 records, 3 relabeled; finance +12, lawsuits +3"
 
@@ -80,7 +80,7 @@ def test_describe_reads_like_the_issue_asks(records: list[Record]) -> None:
 def test_tags_name_every_count_and_label(records: list[Record]) -> None:
     before = snapshot(records)
     first, *rest = records
-    changes = compare(before, snapshot(rest), SINCE, "topic-tagger")
+    changes = compare(SINCE, before, snapshot(rest), "topic-tagger")
     tags = changes.tags()
     assert tags["diff.previous_run"] == SINCE.run_id
     assert (tags["diff.added"], tags["diff.removed"], tags["diff.relabeled"], tags["diff.edited"]) == (

@@ -162,3 +162,12 @@ def test_relabel_with_an_unknown_id_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no record with id 'zz:9'"):
         relabel([path], {"a:1": ["finance"], "zz:9": []})
     assert path.read_bytes() == before
+
+
+def test_relabel_names_a_broken_line_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "a:1", "text": "甲", "labels": null}\n{"id": "a:2", "text"\n', encoding="utf-8")
+    before = path.read_bytes()
+    with pytest.raises(DataError, match=r"a\.jsonl:2: invalid JSON"):
+        relabel([path], {"a:1": ["finance"]})
+    assert path.read_bytes() == before

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -130,33 +131,27 @@ def first_run(experiment: str, current: Mapping[str, Entry]) -> Changes:
 
 
 def compare(
-    previous: Mapping[str, Entry], current: Mapping[str, Entry], since: PreviousRun, experiment: str
+    since: PreviousRun, previous: Mapping[str, Entry], current: Mapping[str, Entry], experiment: str
 ) -> Changes:
     """Records added, removed, relabeled and edited, and per label the records that gained or lost it."""
-    added = sorted(current.keys() - previous.keys())
-    removed = sorted(previous.keys() - current.keys())
     kept = sorted(current.keys() & previous.keys())
-    gained: dict[str, int] = {}
-    lost: dict[str, int] = {}
-    for rid in kept + added:
+    gained: Counter[str] = Counter()
+    lost: Counter[str] = Counter()
+    for rid in current.keys() | previous.keys():
         before = set(previous[rid].labels) if rid in previous else set()
-        for label in set(current[rid].labels) - before:
-            gained[label] = gained.get(label, 0) + 1
-        for label in before - set(current[rid].labels):
-            lost[label] = lost.get(label, 0) + 1
-    for rid in removed:
-        for label in previous[rid].labels:
-            lost[label] = lost.get(label, 0) + 1
+        after = set(current[rid].labels) if rid in current else set()
+        gained.update(after - before)
+        lost.update(before - after)
     every_label = {label for entry in (*previous.values(), *current.values()) for label in entry.labels}
     return Changes(
         experiment=experiment,
         n_records=len(current),
         since=since,
-        added=tuple(added),
-        removed=tuple(removed),
+        added=tuple(sorted(current.keys() - previous.keys())),
+        removed=tuple(sorted(previous.keys() - current.keys())),
         relabeled=tuple(rid for rid in kept if set(previous[rid].labels) != set(current[rid].labels)),
         edited=tuple(rid for rid in kept if previous[rid].text != current[rid].text),
-        per_label={label: LabelCount(gained.get(label, 0), lost.get(label, 0)) for label in sorted(every_label)},
+        per_label={label: LabelCount(gained[label], lost[label]) for label in sorted(every_label)},
     )
 
 

@@ -216,19 +216,37 @@ def label_matrix(records: Sequence[Record], labels: Sequence[str]) -> list[list[
     return [[int(label in (r.labels or ())) for label in labels] for r in records]
 
 
-def label_problems(records: Sequence[Record], label_set: LabelSet, labels_file: Path, folds: int) -> list[Problem]:
-    """Labels that stratified `folds`-fold CV cannot evaluate: fewer labeled examples than folds."""
+def too_few_examples(records: Sequence[Record], labels: Sequence[str], folds: int) -> dict[str, str]:
+    """label → why stratified `folds`-fold CV cannot evaluate it: fewer labeled examples than folds."""
     counts = Counter(label for r in records for label in r.labels or ())
-    return [
-        Problem(
-            labels_file,
-            label.line,
-            f"label {label.name!r} has {counts[label.name]} labeled examples, fewer than --folds {folds}; "
-            "label more paragraphs or lower --folds",
-        )
-        for label in label_set.labels
-        if counts[label.name] < folds
-    ]
+    return {
+        label: f"label {label!r} has {counts[label]} labeled examples, fewer than --folds {folds}; "
+        "label more paragraphs or lower --folds"
+        for label in labels
+        if counts[label] < folds
+    }
+
+
+def label_problems(records: Sequence[Record], label_set: LabelSet, labels_file: Path, folds: int) -> list[Problem]:
+    """`too_few_examples`, each reported at its label's table in the labels file."""
+    few = too_few_examples(records, label_set.names, folds)
+    return [Problem(labels_file, label.line, few[label.name]) for label in label_set.labels if label.name in few]
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file as they are, to rewrite it keeping every field."""
+    rows: list[dict[str, Any]] = []
+    for number, line in read_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: invalid JSON ({exc.msg} at column {exc.colno}); fix it first") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object; fix it first")
+        rows.append(row)
+    return rows
 
 
 def relabel(paths: Sequence[Path], decisions: Mapping[str, Sequence[str] | None]) -> list[Path]:
@@ -241,7 +259,7 @@ def relabel(paths: Sequence[Path], decisions: Mapping[str, Sequence[str] | None]
     rows_by_file: dict[Path, list[dict[str, Any]]] = {}
     found: set[str] = set()
     for path in files:
-        rows = [json.loads(line) for _, line in read_lines(path) if line.strip()]
+        rows = read_rows(path)
         if any(row.get("id") in decisions for row in rows):
             rows_by_file[path] = rows
             found.update(row["id"] for row in rows if row.get("id") in decisions)

@@ -19,7 +19,7 @@ from train.changes import ARTIFACT as CHANGES_ARTIFACT
 from train.changes import Changes, compare, dumps, first_run, snapshot
 from train.config import FitConfig
 from train.context import OFF, Context, article_numbers, blend, has_articles
-from train.data import Record, label_matrix, load_dataset
+from train.data import Record, label_matrix, load_dataset, too_few_examples
 from train.errors import DataError, TrackingError
 from train.evaluate import (
     CVResult,
@@ -126,13 +126,9 @@ def check_trainable(records: Sequence[Record], folds: int, labels: Sequence[str]
     """Stratified k-fold needs each label present at least once per fold."""
     if not records:
         raise DataError("no labeled records to train on (all are unlabeled?)")
-    y = np.asarray(label_matrix(records, labels))
-    for label, count in zip(labels, y.sum(axis=0), strict=True):
-        if count < folds:
-            raise DataError(
-                f"label {label!r} has {count} labeled examples, fewer than --folds {folds}; "
-                "label more paragraphs or lower --folds"
-            )
+    few = too_few_examples(records, labels, folds)
+    if few:
+        raise DataError(next(iter(few.values())))
 
 
 def evaluate_config(
@@ -277,9 +273,7 @@ def run_fit(request: FitRequest, progress: ProgressFactory = no_progress) -> Fit
     current = snapshot(records)
     previous = tracking.previous_snapshot(experiment_id)
     data_changes = (
-        compare(previous[1], current, previous[0], request.experiment)
-        if previous
-        else first_run(request.experiment, current)
+        compare(*previous, current, request.experiment) if previous else first_run(request.experiment, current)
     )
     tags.update(data_changes.tags())
 

@@ -37,7 +37,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from train.data import Record, decode_lines, read_lines, write_jsonl
+from train.data import Record, decode_lines, read_lines, read_rows, write_jsonl
 from train.errors import DataError
 from train.tokens import normalize
 
@@ -86,7 +86,7 @@ def add_articles(paths: Sequence[Path], out_dir: Path, data: Sequence[Path]) -> 
     for name, records in planned.items():
         target = out_dir / f"{name}.jsonl"
         # Kept as they are (labels included) if the user trimmed the file and now adds the article again.
-        rows = _rows_of(target) if target.exists() else []
+        rows = read_rows(target) if target.exists() else []
         writes.append((target, [*rows, *(r.to_json() for r in records)]))
     for target, rows in writes:
         write_jsonl(target, rows)
@@ -155,18 +155,6 @@ def known_records(paths: Iterable[Path]) -> list[tuple[str, str]]:
                 if isinstance(raw, dict) and isinstance(raw.get("text"), str):
                     found.append((str(raw.get("id")), raw["text"]))
     return found
-
-
-def _rows_of(path: Path) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for number, line in read_lines(path):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: invalid JSON ({exc.msg} at column {exc.colno}); fix it first") from None
-    return rows
 
 
 # --- reading one input --------------------------------------------------------------

@@ -17,7 +17,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Static
 
 from train.errors import TrainError
-from train.labeling import MAX_LABELS, Decision, Item, Session
+from train.labeling import MAX_LABELS, Decision, Session
 
 NO_TOPIC = "no topic []"
 
@@ -118,10 +118,11 @@ class LabelApp(App[None]):
 
     def done_text(self) -> str:
         skipped = self.session.progress.skipped
-        back = {
-            0: "",
-            1: " The skipped paragraph stays unlabeled and comes back next `train label`.",
-        }.get(skipped, f" The {skipped} skipped paragraphs stay unlabeled and come back next `train label`.")
+        back = ""
+        if skipped == 1:
+            back = " The skipped paragraph stays unlabeled and comes back next `train label`."
+        elif skipped:
+            back = f" The {skipped} skipped paragraphs stay unlabeled and come back next `train label`."
         return f"Every paragraph in this session's queue is decided.{back} u undoes the last decision, q quits."
 
     def watch_ticked(self, ticked: frozenset[str]) -> None:
@@ -174,7 +175,7 @@ class LabelApp(App[None]):
             self.say("nothing to undo in this session")
             return
         self.show_current(ticked=decision.labels)
-        item: Item = decision.item
+        item = decision.item
         if decision.labels is None:
             self.say(f"undid the skip of {item.id}")
         else:

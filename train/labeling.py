@@ -86,7 +86,7 @@ class Session:
         unknown = sorted(wanted - set(self.labels.names))
         if unknown:
             raise DataError(f"unknown label {unknown[0]!r} (known: {', '.join(self.labels.names)})")
-        labels = tuple(name for name in self.labels.names if name in wanted)
+        labels = self.labels.in_order(wanted)
         written = relabel(self.data, {item.id: labels})  # before the queue moves: a failed write keeps it on screen
         return self._decided(Decision(item, labels, written[0]))
 

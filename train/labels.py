@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,11 @@ class LabelSet:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(label.name for label in self.labels)
+
+    def in_order(self, chosen: Iterable[str]) -> tuple[str, ...]:
+        """`chosen` in the label set's order, as every file and output writes labels."""
+        wanted = set(chosen)
+        return tuple(name for name in self.names if name in wanted)
 
     def description(self, name: str) -> str:
         return next(label.description for label in self.labels if label.name == name)

@@ -201,7 +201,7 @@ def read_export(path: Path, labels: LabelSet) -> Annotations:
     decided: dict[str, tuple[str, ...]] = {}
     conflicts: list[Conflict] = []
     for record_id, by_annotator in latest.items():
-        chosen = {who: _in_order(v.choices, labels) for who, v in sorted(by_annotator.items())}
+        chosen = {who: labels.in_order(v.choices) for who, v in sorted(by_annotator.items())}
         if len(set(chosen.values())) > 1:
             conflicts.append(Conflict(record_id, tuple(tasks[record_id]), chosen))
         else:
@@ -354,10 +354,6 @@ def _when(path: Path, task: str, annotation: dict[str, Any]) -> datetime:
 
 def _id_order(annotation_id: str) -> tuple[int, int, str]:
     return (0, int(annotation_id), "") if annotation_id.isdigit() else (1, 0, annotation_id)
-
-
-def _in_order(choices: Sequence[str], labels: LabelSet) -> tuple[str, ...]:
-    return tuple(name for name in labels.names if name in choices)
 
 
 # --- applying an export -------------------------------------------------------------

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import subprocess
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -201,10 +200,14 @@ def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
     mlflow.log_table(data=frame, artifact_file=artifact_file)
 
 
+def _ui_base(tracking_uri: str) -> str:
+    """The tracking server itself, or `train ui` on its default port for a local store."""
+    return tracking_uri.rstrip("/") if tracking_uri.startswith("http") else "http://127.0.0.1:5000"
+
+
 def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
     """Where a run opens: the server's page, or the `#/` path inside `train ui`."""
-    base = tracking_uri.rstrip("/") if tracking_uri.startswith("http") else "http://127.0.0.1:5000"
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"{_ui_base(tracking_uri)}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def runs_url(base: str, experiment_id: str) -> str:
@@ -216,40 +219,39 @@ def compare_url(tracking_uri: str, experiment_id: str, run_ids: Sequence[str]) -
     """MLflow's compare view of these runs (Routes.getCompareRunPageRoute), on the server or in `train ui`."""
     from urllib.parse import quote
 
-    base = tracking_uri.rstrip("/") if tracking_uri.startswith("http") else "http://127.0.0.1:5000"
     runs = quote(json.dumps(list(run_ids), separators=(",", ":")))
     experiments = quote(json.dumps([experiment_id]))
-    return f"{base}/#/compare-runs?runs={runs}&experiments={experiments}&workflowType=machine_learning"
+    return (
+        f"{_ui_base(tracking_uri)}/#/compare-runs?runs={runs}&experiments={experiments}&workflowType=machine_learning"
+    )
 
 
 def log_text(text: str, artifact_file: str) -> None:
     mlflow.log_text(text, artifact_file)
 
 
-def previous_snapshot(experiment_id: str, limit: int = 100) -> tuple[PreviousRun, Snapshot] | None:
-    """The latest FINISHED run of the experiment (by start time) that logged its records, and those records."""
-    client = mlflow.MlflowClient()
+def previous_snapshot(experiment_id: str, limit: int = 10) -> tuple[PreviousRun, Snapshot] | None:
+    """The latest FINISHED fit of the experiment (by start time) that logged its records, and those records.
+
+    Only fits carry the `diff.*` tags, so evaluation and tune runs, and fits from before the
+    artifact existed, are not even listed.
+    """
     try:
-        found = client.search_runs(
+        found = mlflow.MlflowClient().search_runs(
             [experiment_id],
-            filter_string="attributes.status = 'FINISHED'",
+            filter_string=f"attributes.status = 'FINISHED' and tags.`{changes.TAG_PREFIX}previous_run` LIKE '%'",
             order_by=["attributes.start_time DESC"],
             max_results=limit,
         )
-        for past in found:
-            if not any(a.path == changes.ARTIFACT for a in client.list_artifacts(past.info.run_id)):
-                continue  # evaluation and tune runs, and fits from before the artifact existed
-            with tempfile.TemporaryDirectory() as tmp:
-                path = client.download_artifacts(past.info.run_id, changes.ARTIFACT, tmp)
-                text = Path(path).read_text(encoding="utf-8")
-            try:
-                records = changes.loads(text)
-            except ValueError:
-                continue
-            started = datetime.fromtimestamp(past.info.start_time / 1000, UTC)
-            return PreviousRun(past.info.run_id, past.info.run_name or "", started), records
     except Exception as exc:
         raise TrackingError(f"cannot read the previous run's records: {_first_line(exc)}") from None
+    for past in found:
+        try:
+            records = changes.loads(mlflow.artifacts.load_text(f"runs:/{past.info.run_id}/{changes.ARTIFACT}"))
+        except Exception:  # its artifact is missing or damaged: the run before it still tells
+            continue
+        started = datetime.fromtimestamp(past.info.start_time / 1000, UTC)
+        return PreviousRun(past.info.run_id, past.info.run_name or "", started), records
     return None
 
 
